@@ -1,0 +1,12 @@
+"""The integer contract (docs/numerics.md), implemented once."""
+from .activations import S8, U4, U5, U8, ActSpec, parse_act
+from .bounds import MAX_K, accumulator_bound, gemm_dtype
+from .packing import pack_rows, packed_nbytes, unpack_rows
+from .requant import quantize_multiplier, quantize_multipliers, requantize
+from .schemes import Scheme, decode, encode, parse_scheme, parse_schemes, sp2_terms
+
+__all__ = [
+    "ActSpec", "U4", "U5", "U8", "S8", "parse_act", "MAX_K", "accumulator_bound", "gemm_dtype",
+    "pack_rows", "packed_nbytes", "unpack_rows", "quantize_multiplier", "quantize_multipliers",
+    "requantize", "Scheme", "decode", "encode", "parse_scheme", "parse_schemes", "sp2_terms",
+]

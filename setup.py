@@ -1,0 +1,29 @@
+"""msp-pynq: MSP mixed-scheme, multi-precision CNN quantization and PYNQ runtime."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="msp-pynq",
+    version="0.1.0",
+    description="MSP (mixed SP2/fixed-point, 4/8-bit) CNNs on PYNQ FPGA boards, with a bit-exact "
+                "CPU emulator",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="BSD-3-Clause",
+    python_requires=">=3.10",   # PYNQ 3.0.1 board images ship Python 3.10
+    packages=find_packages(include=["msp_pynq", "msp_pynq.*"]),
+    # The board needs numpy alone (pynq comes with the board image); everything else is host-side.
+    install_requires=["numpy>=1.21,<2"],
+    extras_require={
+        "board": ["pynq>=3.0.1"],
+        "host": ["torch>=2.1", "onnx>=1.14", "onnxruntime>=1.16", "protobuf<6", "tqdm",
+                 "matplotlib", "opencv-python-headless", "pillow", "threadpoolctl",
+                 "pynq>=3.0.1"],
+        "hdl": ["cocotb>=2.0", "cocotbext-axi"],
+        "test": ["pytest", "hypothesis", "threadpoolctl"],
+    },
+    entry_points={"console_scripts": ["msp-pynq = msp_pynq.cli:main"]},
+)
