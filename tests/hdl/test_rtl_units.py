@@ -23,7 +23,7 @@ def test_rtl_unit(toplevel, testcase, tmp_path):
     runner.build(sources=[RTL / f"{toplevel}.v"], hdl_toplevel=toplevel, build_dir=tmp_path,
                  timescale=("1ns", "1ps"))
     results = runner.test(hdl_toplevel=toplevel, test_module="tb_units", testcase=testcase,
-                          build_dir=tmp_path, test_dir=tmp_path, results_xml=str(tmp_path / "results.xml"),
+                          build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"),
                           extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])})
     total, failed = get_results(results)
     assert total == 1 and failed == 0, f"{testcase}: {failed} of {total} cocotb tests failed"
