@@ -36,6 +36,26 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .train.loop import TrainConfig, train
+    quant = {}
+    if args.scheme != "float":
+        quant = {"board": args.board, "scheme": args.scheme, "share_8bit": args.share_8bit,
+                 "act_bits": args.act_bits, "first_last_8bit": not args.no_first_last_8bit}
+        if args.sp2_share is not None:
+            quant["sp2_share"] = args.sp2_share
+    cfg = TrainConfig(model=args.model, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+                      seed=args.seed, data=args.data, train_limit=args.train_limit,
+                      val_limit=args.val_limit, resume=args.resume, init=args.init, quant=quant,
+                      threads=args.threads, progress=not args.no_progress)
+    summary = train(cfg)
+    if summary:
+        print(f"final validation accuracy {summary['val_acc']:.4f} ({summary['val_images']} images), "
+              f"best {summary['best_val_acc']:.4f}, {summary['train_seconds']:.0f} s training")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msp-pynq", description="MSP quantized CNNs on PYNQ boards")
     parser.add_argument("--version", action="version", version=f"msp-pynq {__version__}")
@@ -44,6 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--board", help="one board (default: all)")
     info.add_argument("--share-8bit", type=float, default=0.05, help="share of 8-bit rows (default 0.05)")
     info.set_defaults(func=_info)
+
+    tr = sub.add_parser("train", help="float training or MSP quantization-aware training on CIFAR-10",
+                        description="Float: msp-pynq train --model resnet20 --out runs/r20-float. "
+                                    "QAT: msp-pynq train --scheme msp --init runs/r20-float/best.npz ...")
+    tr.add_argument("--model", default="resnet20", help="resnet20, resnet32, cnv, resnet18")
+    tr.add_argument("--out", required=True, help="run folder: checkpoints, log.csv, summary.json")
+    tr.add_argument("--scheme", default="float",
+                    help="float, msp (mixed, board ratio), fixed4, sp2_4, pow2_4, fixed8")
+    tr.add_argument("--board", default="pynq-z2")
+    tr.add_argument("--share-8bit", type=float, default=0.05)
+    tr.add_argument("--sp2-share", type=float, default=None, help="override the board's SP2 share")
+    tr.add_argument("--act-bits", type=int, default=4)
+    tr.add_argument("--no-first-last-8bit", action="store_true")
+    tr.add_argument("--init", help="float checkpoint to start QAT from")
+    tr.add_argument("--epochs", type=int, default=40)
+    tr.add_argument("--batch-size", type=int, default=128)
+    tr.add_argument("--lr", type=float, default=0.1)
+    tr.add_argument("--weight-decay", type=float, default=5e-4)
+    tr.add_argument("--warmup-epochs", type=float, default=1.0)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--data", help="CIFAR-10 folder (default: $MSP_PYNQ_CIFAR10 or ../shared/datasets/cifar10)")
+    tr.add_argument("--train-limit", type=int, help="train on a random subset of this many images")
+    tr.add_argument("--val-limit", type=int, help="validate on a random subset of this many images")
+    tr.add_argument("--resume", action="store_true", help="continue from <out>/last.npz")
+    tr.add_argument("--threads", type=int, help="torch CPU threads")
+    tr.add_argument("--no-progress", action="store_true")
+    tr.set_defaults(func=_train)
     return parser
 
 

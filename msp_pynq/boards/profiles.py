@@ -109,6 +109,8 @@ def row_split(rows: int, profile: BoardProfile, share_8bit: float = 0.05) -> Row
     """Whole rows per scheme for a layer of ``rows`` outputs (each count rounded to nearest)."""
     if rows < 1:
         raise MSPError(f"a layer has at least one row, got {rows}")
+    if not 0.0 <= share_8bit <= 1.0:
+        raise MSPError(f"share_8bit must lie in [0, 1], got {share_8bit}")
     n8 = round(rows * share_8bit)
     n_sp2 = min(round(rows * sp2_row_share(profile, share_8bit)), rows - n8)
     return RowSplit(sp2=n_sp2, fixed4=rows - n8 - n_sp2, fixed8=n8)

@@ -78,11 +78,11 @@ def conv2d(layer: Conv2d, x: np.ndarray) -> np.ndarray:
 
 def linear(layer: Linear, x: np.ndarray) -> np.ndarray:
     check_input(layer.name, x, layer.in_spec, None)
-    if x.ndim < 2 or int(np.prod(x.shape[1:])) != layer.k:
+    if x.ndim < 2 or int(np.prod(x.shape[1:], dtype=np.int64)) != layer.k:
         raise LayerError(layer.name, f"input has shape {x.shape}, expected (N, {layer.k}) or NHWC "
                                      f"with H*W*C = {layer.k}")
     dtype = gemm_dtype(_max_abs(x), layer.row_l1_max)
-    return _requant(layer)(x.reshape(x.shape[0], -1).astype(dtype) @ layer.matrix(dtype))
+    return _requant(layer)(x.reshape(x.shape[0], layer.k).astype(dtype) @ layer.matrix(dtype))
 
 
 def max_pool(layer: MaxPool2d, x: np.ndarray) -> np.ndarray:

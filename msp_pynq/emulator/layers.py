@@ -49,6 +49,18 @@ def output_size(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, lay
     return span // stride + 1
 
 
+def _check_specs(layer: str, *specs) -> None:
+    for spec in specs:
+        if not isinstance(spec, ActSpec):
+            raise LayerError(layer, f"activation types must be ActSpec (U4, U5, U8, S8), got {spec!r}")
+
+
+def _int_param(value, name: str, layer: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise LayerError(layer, f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
 def _int_array(value, name: str, layer: str, shape: tuple, dtype) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in "iu":
@@ -213,12 +225,13 @@ class Add:
         if len(self.inputs) != 2 or len(tuple(self.in_specs)) != 2 or len(tuple(self.multipliers)) != 2:
             raise LayerError(self.name, "Add takes exactly two inputs, in_specs and multipliers")
         self.in_specs = tuple(self.in_specs)
-        self.multipliers = tuple(int(m) for m in self.multipliers)
+        _check_specs(self.name, *self.in_specs, self.out_spec)
+        self.multipliers = tuple(_int_param(m, "multiplier", self.name) for m in self.multipliers)
+        self.shift = _int_param(self.shift, "shift", self.name)
         try:
             check_requant_params(np.array(self.multipliers), np.array([self.shift]), "requant")
         except ContractError as exc:
             raise LayerError(self.name, str(exc)) from None
-        self.shift = int(self.shift)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -239,6 +252,7 @@ class MaxPool2d:
         self.kernel = _pair(self.kernel, "kernel", self.name, 1)
         self.stride = _pair(self.kernel if self.stride is None else self.stride, "stride", self.name, 1)
         self.padding = _padding(self.padding, self.name)
+        _check_specs(self.name, self.spec)
         pt, pl, pb, pr = self.padding
         if max(pt, pb) > self.kernel[0] // 2 or max(pl, pr) > self.kernel[1] // 2:
             raise LayerError(self.name, f"padding {self.padding} exceeds half the kernel {self.kernel}")
@@ -262,11 +276,13 @@ class GlobalAvgPool:
     def __post_init__(self) -> None:
         self.output = self.output or self.name
         self.inputs = tuple(self.inputs)
+        _check_specs(self.name, self.in_spec, self.out_spec)
+        self.multiplier = _int_param(self.multiplier, "multiplier", self.name)
+        self.shift = _int_param(self.shift, "shift", self.name)
         try:
             check_requant_params(np.array([self.multiplier]), np.array([self.shift]), "requant")
         except ContractError as exc:
             raise LayerError(self.name, str(exc)) from None
-        self.multiplier, self.shift = int(self.multiplier), int(self.shift)
 
 
 Layer = Union[Conv2d, Linear, Add, MaxPool2d, GlobalAvgPool]

@@ -73,6 +73,9 @@ class Network:
             return np.concatenate(outs)
         runner = reference.run_layer if reference_path else fast.run_layer
         keep = set(keep)
+        unknown = keep - {self.input_name} - {layer.output for layer in self.layers}
+        if unknown:
+            raise MSPError(f"keep names unknown tensors {sorted(unknown)}")
         tensors = {self.input_name: x}
         for index, layer in enumerate(self.layers):
             tensors[layer.output] = runner(layer, *(tensors[n] for n in layer.inputs))

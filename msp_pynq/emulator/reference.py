@@ -29,11 +29,10 @@ def conv2d(layer: Conv2d, x: np.ndarray) -> np.ndarray:
 
 def linear(layer: Linear, x: np.ndarray) -> np.ndarray:
     check_input(layer.name, x, layer.in_spec, None)
-    flat = x.reshape(x.shape[0], -1) if x.ndim >= 2 else x
-    if x.ndim < 2 or flat.shape[1] != layer.k:
+    if x.ndim < 2 or int(np.prod(x.shape[1:], dtype=np.int64)) != layer.k:
         raise LayerError(layer.name, f"input has shape {x.shape}, expected (N, {layer.k}) or NHWC "
                                      f"with H*W*C = {layer.k}")
-    acc = flat.astype(np.int64) @ layer.weights.astype(np.int64).T
+    acc = x.reshape(x.shape[0], layer.k).astype(np.int64) @ layer.weights.astype(np.int64).T
     return _finish(layer, acc + layer.bias)
 
 

@@ -79,6 +79,9 @@ def unpack_rows(buf: np.ndarray, schemes: np.ndarray, k: int) -> np.ndarray:
         scheme = Scheme(int(s))
         n = row_nbytes(scheme, k)
         chunk = b[pos:pos + n]
+        if scheme is not Scheme.FIXED8 and k % 2 and chunk[-1] >> 4:
+            raise ContractError(f"row {row}: pad nibble of the last byte is {int(chunk[-1] >> 4)}, "
+                                f"expected 0")
         codes = chunk if scheme is Scheme.FIXED8 else unpack_nibbles(chunk, k)
         try:
             out[row] = decode(codes, scheme)

@@ -124,6 +124,7 @@ class FloatRequant:
     intermediate has a numerator below 2^49 over a power of two, well inside float64's
     53-bit significand. ``floor(v)`` is then the contract's result; for unsigned
     outputs, clipping to [0, hi] first lets the truncating cast act as the floor.
+    ``out=None`` is the logits case (section 7.6): ``acc + bias`` as int32, ``m`` and ``s`` unused.
     """
 
     def __init__(self, m: np.ndarray, s: np.ndarray, bias: np.ndarray, out: "ActSpec | None") -> None:

@@ -128,8 +128,17 @@ def sp2_terms(code: int) -> tuple[int, "int | None", "int | None"]:
 
 
 def invalid_values(values: np.ndarray, scheme: Scheme) -> np.ndarray:
-    """Boolean mask of the entries of ``values`` that are not legal levels of ``scheme``."""
-    v = np.asarray(values).astype(np.int64, copy=False)
+    """Boolean mask of the entries of ``values`` that are not legal levels of ``scheme``.
+
+    Non-integer values (2.5) are never legal; neither are NaN or infinities.
+    """
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "iub":
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(raw) & (np.floor(raw) == raw) & (np.abs(raw) <= 1 << 20)
+        v = np.where(integral, raw, 1 << 20).astype(np.int64)
+    else:
+        v = raw.astype(np.int64, copy=False)
     if scheme is Scheme.SP2_4:
         inside = (v >= -8) & (v <= 8)
         ok = np.zeros(v.shape, dtype=bool)

@@ -1,0 +1,1 @@
+"""Training: float and quantization-aware, single process or under torchrun (DDP)."""

@@ -1,0 +1,150 @@
+"""Board profiles: LUT/DSP balance of the SP2 row share, whole-row splits, speedup."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from msp_pynq.boards.profiles import (PROFILES, get_profile, mixed_speedup, row_split,
+                                      sp2_row_share)
+from msp_pynq.errors import MSPError
+
+BOARDS = sorted(PROFILES)
+SHARES_8BIT = [0.0, 0.01, 0.05, 0.1, 0.125, 0.2]   # below the clipping point of both boards
+
+
+def core_rates(p):
+    """(LUT MACs/cycle, DSP 4-bit MACs/cycle, cost of an 8-bit MAC in 4-bit slots), by hand."""
+    p_lut = int(p.device.luts * p.costs.lut_budget / p.costs.luts_per_sp2_mac)
+    p_dsp = int(p.device.dsps * p.costs.dsp_budget) * p.costs.fixed4_macs_per_dsp
+    c8 = Fraction(p.costs.fixed4_macs_per_dsp, p.costs.fixed8_macs_per_dsp)
+    return p_lut, p_dsp, c8
+
+
+def balanced_share(p, e):
+    """x with x / P_lut == ((1 - x - e) + e * c8) / P_dsp, clipped to [0, 1 - e] (exact)."""
+    p_lut, p_dsp, c8 = core_rates(p)
+    e = Fraction(e)
+    x = p_lut * (1 - e + e * c8) / (p_lut + p_dsp)
+    return min(max(x, Fraction(0)), 1 - e)
+
+
+def test_profiles_exist_and_rates():
+    assert set(BOARDS) == {"pynq-z2", "zcu104"}
+    for name in BOARDS:
+        p = get_profile(name)
+        p_lut, p_dsp, _ = core_rates(p)
+        assert p.lut_macs_per_cycle == p_lut > 0
+        assert p.dsp_macs_per_cycle == p_dsp > 0
+        assert p.lut_rows == max(1, p_lut // p.vector_width)
+        assert p.dsp_rows == max(1, p_dsp // p.vector_width)
+
+
+def test_pynq_z2_numbers_by_hand():
+    # 53200 LUTs * 0.5 / 40 = 665 SP2 MACs; int(220 * 0.9) = 198 DSPs * 2 = 396 fixed-4 MACs
+    p = get_profile("pynq-z2")
+    assert (p.lut_macs_per_cycle, p.dsp_macs_per_cycle) == (665, 396)
+    # x = (1 - 0.05 + 0.05 * 2) * 665 / (665 + 396) = 1.05 * 665 / 1061
+    assert sp2_row_share(p, 0.05) == pytest.approx(1.05 * 665 / 1061, rel=1e-12)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("e", SHARES_8BIT)
+def test_sp2_row_share_balances_cores(board, e):
+    p = get_profile(board)
+    p_lut, p_dsp, c8 = core_rates(p)
+    x = sp2_row_share(p, e)
+    assert balanced_share(p, e) < 1 - Fraction(e)            # not clipped: balance must hold
+    assert x == pytest.approx(float(balanced_share(p, e)), rel=1e-12, abs=1e-15)
+    lut_cycles = x / p_lut
+    dsp_cycles = ((1 - x - e) + e * float(c8)) / p_dsp
+    assert lut_cycles == pytest.approx(dsp_cycles, rel=1e-12)
+    assert 0 < x < 1 - e + 1e-15
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_sp2_row_share_clipped_when_8bit_dominates(board):
+    p = get_profile(board)
+    for e in (0.4, 0.6, 0.8, 0.95, 1.0):
+        x = sp2_row_share(p, e)
+        assert balanced_share(p, e) == 1 - Fraction(e)        # clipped
+        assert x == pytest.approx(1 - e, abs=1e-12)
+        assert 0.0 <= x <= 1.0 - e + 1e-12
+    assert sp2_row_share(p, 1.0) == 0.0
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("e", [0.0, 0.05, 0.1, 0.25, 0.9])
+def test_row_split_counts(board, e):
+    p = get_profile(board)
+    share = sp2_row_share(p, e)
+    for rows in range(1, 513):
+        split = row_split(rows, p, e)
+        assert split.sp2 + split.fixed4 + split.fixed8 == rows
+        assert min(split) >= 0
+        assert abs(split.sp2 - rows * share) <= 1.0, (rows, split)
+        assert abs(split.fixed8 - rows * e) <= 0.5 + 1e-9, (rows, split)
+
+
+def test_row_split_hand_example():
+    # 64 rows, e = 0.05: 3.2 -> 3 fixed8, 64 * 0.65811... = 42.1 -> 42 SP2, 19 fixed4
+    assert tuple(row_split(64, get_profile("pynq-z2"), 0.05)) == (42, 19, 3)
+
+
+def test_row_split_rejects_no_rows():
+    with pytest.raises(MSPError, match="at least one row, got 0"):
+        row_split(0, get_profile("zcu104"))
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0001, 2.0, -5.0, float("nan")])
+def test_share_8bit_outside_unit_interval(bad):
+    p = get_profile("pynq-z2")
+    with pytest.raises(MSPError, match=r"share_8bit must lie in \[0, 1\], got " + str(bad)):
+        sp2_row_share(p, bad)
+    with pytest.raises(MSPError, match=r"share_8bit must lie in \[0, 1\]"):
+        mixed_speedup(p, bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0001, 2.0, -5.0])
+def test_row_split_share_8bit_outside_unit_interval(bad):
+    with pytest.raises(MSPError, match=r"share_8bit must lie in \[0, 1\]"):
+        row_split(10, get_profile("zcu104"), bad)
+
+
+def test_row_split_nan_share_raises_msp_error():
+    """A NaN share is bad input like any other: it must raise MSPError, not a bare ValueError
+    from ``round(rows * nan)`` before the share is validated."""
+    with pytest.raises(MSPError, match=r"share_8bit must lie in \[0, 1\], got nan"):
+        row_split(10, get_profile("pynq-z2"), float("nan"))
+
+
+def test_unknown_board_names_known_boards():
+    with pytest.raises(MSPError, match=r"unknown board 'ultra96'; known boards: pynq-z2, zcu104"):
+        get_profile("ultra96")
+    assert get_profile("PYNQ-Z2") is PROFILES["pynq-z2"]
+    p = PROFILES["zcu104"]
+    assert get_profile(p) is p
+
+
+@pytest.mark.parametrize("board", BOARDS)
+@pytest.mark.parametrize("e", SHARES_8BIT)
+def test_mixed_speedup(board, e):
+    p = get_profile(board)
+    p_lut, p_dsp, _ = core_rates(p)
+    s = mixed_speedup(p, e)
+    assert s > 1
+    # balanced cores: the mixed engine does P_lut + P_dsp MACs where the DSP core alone does P_dsp
+    assert s == pytest.approx((p_lut + p_dsp) / p_dsp, rel=1e-12)
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_mixed_speedup_with_clipped_share(board):
+    p = get_profile(board)
+    p_lut, p_dsp, c8 = core_rates(p)
+    for e in (0.4, 0.6, 0.9):
+        x = 1 - e                                      # every non-8-bit row goes to SP2
+        dsp_only = ((1 - e) + e * float(c8)) / p_dsp
+        mixed = max(x / p_lut, e * float(c8) / p_dsp)
+        assert mixed_speedup(p, e) == pytest.approx(dsp_only / mixed, rel=1e-12)
+        assert mixed_speedup(p, e) > 1
+    assert mixed_speedup(p, 1.0) == pytest.approx(1.0)    # all rows 8-bit: nothing to gain
