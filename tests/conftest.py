@@ -21,6 +21,12 @@ settings.register_profile(
 )
 settings.load_profile("msp")
 
+try:                        # host tests: small torch models run best on one thread, and one
+    import torch            # thread per process avoids oversubscribing a 2-core CI machine
+    torch.set_num_threads(1)
+except ImportError:         # pragma: no cover - torch is a host extra
+    pass
+
 ALL_SPECS = (U4, U5, U8, S8)
 
 # Legal weight values per scheme, written out by hand (not read from the package).
