@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup hdl-tools demo bench test clean
+.PHONY: setup hdl-tools demo bench test clean cifar10-results
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ demo: setup
 # Full benchmark, rewriting the committed report.
 bench: setup
 	$(PY) benchmarks/bench_emulator.py --report docs/benchmarks/emulator.md
+
+# Train every model of docs/results/cifar10.md (hours; resumable) and rebuild the report.
+cifar10-results: setup
+	PY=$(PY) scripts/cifar10_experiments.sh
 
 test: setup hdl-tools
 	$(PY) -m pytest

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from . import __version__
@@ -48,7 +49,8 @@ def _train(args: argparse.Namespace) -> int:
                       lr=args.lr, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
                       seed=args.seed, data=args.data, train_limit=args.train_limit,
                       val_limit=args.val_limit, resume=args.resume, init=args.init, quant=quant,
-                      threads=args.threads, progress=not args.no_progress)
+                      threads=args.threads, progress=not args.no_progress,
+                      command="msp-pynq " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     summary = train(cfg)
     if summary:
         print(f"final validation accuracy {summary['val_acc']:.4f} ({summary['val_images']} images), "

@@ -43,6 +43,7 @@ class TrainConfig:
     quant: dict = field(default_factory=dict)   # msp_pynq.quant.quantize() arguments; {} = float
     threads: "int | None" = None
     progress: bool = True
+    command: str = ""                    # the command line that started the run (for reports)
 
 
 def _dist() -> tuple[int, int]:
@@ -172,7 +173,7 @@ def train(cfg: TrainConfig) -> dict:
     summary = {}
     if rank == 0:
         final_loss, final_acc = evaluate(model, x_val, y_val, device=device)
-        summary = {"model": cfg.model, "quant": cfg.quant, "epochs": cfg.epochs,
+        summary = {"model": cfg.model, "quant": cfg.quant, "epochs": cfg.epochs, "command": cfg.command,
                    "val_acc": final_acc, "val_loss": final_loss,
                    "best_val_acc": max((h["val_acc"] for h in history), default=final_acc),
                    "train_seconds": round(sum(h["seconds"] for h in history), 1),
