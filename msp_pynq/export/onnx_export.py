@@ -1,0 +1,167 @@
+"""Export a quantized (QAT) model to standard ONNX: QuantizeLinear/DequantizeLinear around
+float Conv/Gemm/Add/pools, with the MSP row schemes in the model's metadata (docs/formats.md).
+
+Every activation quantizer becomes ``Clip -> QuantizeLinear -> DequantizeLinear`` (the clip
+carries the bit width: 0..15 in a uint8 is u4); every weight is an int8 initializer behind a
+per-row (axis 0) DequantizeLinear. The network input is float pixels / 255 in NCHW, quantized
+first to uint8 pixels (scale 1/255).
+"""
+from __future__ import annotations
+
+import json
+import operator
+
+import numpy as np
+import torch
+from torch import fx, nn
+
+from ..errors import MSPError
+from ..quant.api import fold_batch_norm
+from ..quant.modules import QAct, QConv2d, QLinear
+
+FORMAT_KEY = "msp_pynq.format"
+FORMAT = "msp-pynq-onnx/1"
+
+
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, name: str) -> bool:
+        return isinstance(m, (QConv2d, QLinear, QAct)) or super().is_leaf_module(m, name)
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        from onnx import helper
+        self.helper, self.nodes, self.inits, self.layers = helper, [], [], {}
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+        self.inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list, output: str, name: str, **attrs) -> str:
+        self.nodes.append(self.helper.make_node(op, inputs, [output], name=name, **attrs))
+        return output
+
+    def qdq(self, x: str, name: str, scale: float, signed: bool, lo: float, hi: float) -> str:
+        """Clip to [lo, hi], quantize to (u)int8 at ``scale``, dequantize."""
+        clip = self.node("Clip", [x, self.const(f"{name}.lo", np.float32(lo)),
+                                  self.const(f"{name}.hi", np.float32(hi))], f"{name}.clip", f"{name}.clip")
+        zp = self.const(f"{name}.zp", np.int8(0) if signed else np.uint8(0))
+        sc = self.const(f"{name}.scale", np.float32(scale))
+        q = self.node("QuantizeLinear", [clip, sc, zp], f"{name}.q", f"{name}.quant")
+        return self.node("DequantizeLinear", [q, sc, zp], name, f"{name}.dequant")
+
+
+def _weight(e: _Emitter, name: str, mod) -> str:
+    """int8 levels (sign of a negative folded scale moved into them) behind a per-row DQ."""
+    with torch.no_grad():
+        q = mod.integer_weights().numpy()
+        s = mod.w_scale.detach().numpy().astype(np.float64)
+    sign = np.where(s < 0, -1, 1).reshape((-1,) + (1,) * (q.ndim - 1))
+    q = (q * sign).astype(np.int8)
+    scale = np.abs(s).astype(np.float32)
+    scale[scale == 0] = 1.0
+    e.layers[name] = {"schemes": mod.schemes, "rows": int(q.shape[0])}
+    return e.node("DequantizeLinear", [e.const(f"{name}.w_int", q), e.const(f"{name}.w_scale", scale),
+                                       e.const(f"{name}.w_zp", np.zeros(len(scale), np.int8))],
+                  f"{name}.w", f"{name}.w_dequant", axis=0)
+
+
+def _bias(e: _Emitter, name: str, mod) -> str:
+    b = mod.bias.detach().numpy() if mod.bias is not None else np.zeros(mod.weight.shape[0])
+    return e.const(f"{name}.b", b.astype(np.float32))
+
+
+def _emit(e: _Emitter, gm: fx.GraphModule, model: nn.Module) -> str:
+    names: dict = {}
+    out = None
+    for n in gm.graph.nodes:
+        args = [names[a.name] if isinstance(a, fx.Node) else a for a in n.args]
+        tag = n.name.replace("_", ".") if n.op == "call_module" else n.name
+        if n.op == "placeholder":
+            names[n.name] = e.qdq("input", "input_u8", 1 / 255, False, 0.0, 1.0)
+        elif n.op == "call_module":
+            mod = model.get_submodule(n.target)
+            tag = n.target
+            if isinstance(mod, QConv2d):
+                if mod.groups != 1 or mod.dilation != (1, 1) or mod.padding_mode != "zeros":
+                    raise MSPError(f"layer {tag!r}: only zero-padded, ungrouped, undilated convolutions export")
+                pad = mod.padding if isinstance(mod.padding, tuple) else None
+                if pad is None:
+                    raise MSPError(f"layer {tag!r}: padding {mod.padding!r} must be explicit integers")
+                names[n.name] = e.node("Conv", [args[0], _weight(e, tag, mod), _bias(e, tag, mod)], tag, tag,
+                                       strides=list(mod.stride), pads=[pad[0], pad[1], pad[0], pad[1]],
+                                       kernel_shape=list(mod.kernel_size))
+            elif isinstance(mod, QLinear):
+                names[n.name] = e.node("Gemm", [args[0], _weight(e, tag, mod), _bias(e, tag, mod)], tag, tag,
+                                       transB=1)
+            elif isinstance(mod, QAct):
+                a = abs(float(mod.alpha.detach()))
+                n_levels = 127 if mod.signed else (1 << mod.bits) - 1
+                names[n.name] = e.qdq(args[0], tag, a / n_levels, mod.signed, -a if mod.signed else 0.0, a)
+            elif isinstance(mod, nn.Identity):
+                names[n.name] = args[0]
+            elif isinstance(mod, nn.AdaptiveAvgPool2d) and mod.output_size in (1, (1, 1)):
+                names[n.name] = e.node("GlobalAveragePool", args[:1], tag, tag)
+            elif isinstance(mod, nn.MaxPool2d):
+                k, s, p = (x if isinstance(x, tuple) else (x, x) for x in
+                           (mod.kernel_size, mod.stride or mod.kernel_size, mod.padding))
+                pooled = e.node("MaxPool", args[:1], f"{tag}.pool", tag, kernel_shape=list(k),
+                                strides=list(s), pads=[p[0], p[1], p[0], p[1]])
+                names[n.name] = pooled
+            elif isinstance(mod, nn.Flatten):
+                names[n.name] = e.node("Flatten", args[:1], tag, tag, axis=1)
+            else:
+                raise MSPError(f"layer {tag!r}: {type(mod).__name__} has no MSP export "
+                               f"(supported: QConv2d, QLinear, QAct, pools, Flatten, Identity)")
+        elif n.op == "call_function" and n.target in (operator.add, torch.add):
+            names[n.name] = e.node("Add", args[:2], tag, tag)
+        elif n.op == "call_function" and n.target is torch.flatten:
+            names[n.name] = e.node("Flatten", args[:1], tag, tag, axis=1)
+        elif n.op == "output":
+            out = args[0]
+        else:
+            raise MSPError(f"node {n.name!r} ({n.op} {n.target}) has no MSP export")
+    return out
+
+
+def to_onnx(model: nn.Module, path: str, input_size: "tuple[int, int]" = (32, 32), channels: int = 3,
+            class_names: "list[str] | None" = None, opset: int = 17) -> str:
+    """Write the quantized ``model`` (from ``msp_pynq.quant.quantize``) as ONNX to ``path``.
+
+    BN layers are folded first. Returns ``path``. The ONNX input is ``input`` float
+    ``[N, channels, H, W]`` = pixels / 255; the output ``logits`` float ``[N, classes]``.
+
+    >>> from msp_pynq.models import build_model            # doctest: +SKIP
+    >>> from msp_pynq.quant import quantize, calibrate      # doctest: +SKIP
+    >>> q = quantize(build_model("resnet20")); calibrate(q, torch.rand(8, 3, 32, 32))  # doctest: +SKIP
+    >>> to_onnx(q, "resnet20_msp.onnx")                     # doctest: +SKIP
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    if not hasattr(model, "msp_config"):
+        raise MSPError("to_onnx exports quantized models: run msp_pynq.quant.quantize(model) first")
+    folded = fold_batch_norm(model)
+    gm = _Tracer().trace(folded)
+    graph_module = fx.GraphModule(folded, gm)
+    e = _Emitter()
+    out = _emit(e, graph_module, folded)
+    e.node("Identity", [out], "logits", "logits")
+    h, w = input_size
+    graph = helper.make_graph(
+        e.nodes, "msp_model",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", channels, h, w])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", None])], e.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                          producer_name="msp-pynq")
+    meta = {FORMAT_KEY: FORMAT, "msp_pynq.config": json.dumps(model.msp_config),
+            "msp_pynq.layers": json.dumps(e.layers),
+            "msp_pynq.input": json.dumps({"layout": "NCHW", "channels": channels, "height": h, "width": w,
+                                          "pixels": "float = uint8 / 255, RGB"}),
+            "msp_pynq.classes": json.dumps(list(class_names) if class_names else [])}
+    for k, v in meta.items():
+        m.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, path)
+    return path
