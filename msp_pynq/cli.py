@@ -58,6 +58,60 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import torch
+    from .data.cifar10 import CIFAR10_CLASSES
+    from .export import to_onnx
+    from .train.checkpoint import load_checkpoint
+    from .train.loop import TrainConfig, build
+    meta = load_checkpoint(args.checkpoint)
+    cfg = TrainConfig(**{k: v for k, v in meta["config"].items() if k in TrainConfig.__dataclass_fields__})
+    if not cfg.quant:
+        raise MSPError(f"{args.checkpoint}: a float checkpoint; export needs a QAT run (--scheme ...)")
+    cfg.init = None
+    model = build(cfg)
+    load_checkpoint(args.checkpoint, model)
+    model.eval()
+    classes = list(CIFAR10_CLASSES) if cfg.model in ("resnet20", "resnet32", "cnv") else []
+    to_onnx(model, args.out, class_names=classes)
+    with torch.no_grad():
+        print(f"wrote {args.out} ({model.msp_config})")
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from .bundle.model import load_bundle
+    from .compiler import compile as compile_model
+    out = compile_model(args.onnx, board=args.board, out=args.out)
+    bundle = load_bundle(out, board=args.board)
+    rows = {}
+    for layer in bundle.manifest["layers"]:
+        for k, v in layer.get("rows_per_scheme", {}).items():
+            rows[k] = rows.get(k, 0) + v
+    print(f"wrote {out}: {out.stat().st_size:,} bytes, {len(bundle.network.layers)} layers, rows {rows}, "
+          f"board {bundle.manifest['board']} (engine {bundle.manifest['engine']['fingerprint']})")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+    from .bundle.model import load_bundle
+    from .data.cifar10 import load_cifar10
+    bundle = load_bundle(args.model)
+    images, labels = load_cifar10(args.data, args.split)
+    if args.limit:
+        images, labels = images[:args.limit], labels[:args.limit]
+    correct = 0
+    with tqdm(total=len(images), desc="emulating", unit="img") as bar:
+        for i in range(0, len(images), args.batch):
+            _, pred = bundle.predict(images[i:i + args.batch], threads=args.threads)
+            correct += int((pred == labels[i:i + args.batch]).sum())
+            bar.update(len(pred))
+    print(f"{args.model}: top-1 {correct / len(images):.4f} ({correct}/{len(images)}) on {args.split}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msp-pynq", description="MSP quantized CNNs on PYNQ boards")
     parser.add_argument("--version", action="version", version=f"msp-pynq {__version__}")
@@ -93,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--threads", type=int, help="torch CPU threads")
     tr.add_argument("--no-progress", action="store_true")
     tr.set_defaults(func=_train)
+
+    ex = sub.add_parser("export", help="a QAT checkpoint to standard ONNX (QDQ + MSP metadata)")
+    ex.add_argument("--checkpoint", required=True, help="final.npz/best.npz of a QAT run")
+    ex.add_argument("--out", required=True, help="ONNX file to write")
+    ex.set_defaults(func=_export)
+
+    co = sub.add_parser("compile", help="msp-pynq ONNX to a model bundle for one board")
+    co.add_argument("onnx")
+    co.add_argument("--board", default="pynq-z2")
+    co.add_argument("--out", help="bundle path (default: <onnx>.<board>.mspb)")
+    co.set_defaults(func=_compile)
+
+    ev = sub.add_parser("eval", help="accuracy of a bundle in the emulator on CIFAR-10")
+    ev.add_argument("--model", required=True, help="bundle (.mspb)")
+    ev.add_argument("--data", help="CIFAR-10 folder (default: $MSP_PYNQ_CIFAR10 or ../shared/...)")
+    ev.add_argument("--split", default="val")
+    ev.add_argument("--limit", type=int)
+    ev.add_argument("--batch", type=int, default=250)
+    ev.add_argument("--threads", type=int, default=1)
+    ev.set_defaults(func=_eval)
     return parser
 
 

@@ -1,0 +1,168 @@
+"""QAT model -> ONNX (onnxruntime runs it) -> bundle -> emulator, and every refusal on the way."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from torch import nn
+
+from msp_pynq.boards import profiles
+from msp_pynq.bundle.container import BundleError, read_container, write_container
+from msp_pynq.bundle.model import load_bundle
+from msp_pynq.compiler import CompileError, compile
+from msp_pynq.export import to_onnx
+from msp_pynq.models import build_model
+from msp_pynq.quant import calibrate, quantize
+
+
+def _qat(name="resnet20", seed=0, **kw):
+    torch.manual_seed(seed)
+    model = build_model(name)
+    for m in model.modules():             # a trained-looking BN instead of the zero init
+        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            n = m.num_features
+            m.weight.data = torch.rand(n) * 0.8 + 0.2
+            m.bias.data = torch.rand(n) * 0.2 - 0.1
+            m.running_mean = torch.rand(n) * 0.4 - 0.2
+            m.running_var = torch.rand(n) + 0.5
+    q = quantize(model, **kw)
+    calibrate(q, torch.rand(32, 3, 32, 32))
+    return q.eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    q = _qat()
+    path = to_onnx(q, str(tmp / "r20.onnx"), class_names=[f"c{i}" for i in range(10)])
+    return q, tmp / "r20.onnx"
+
+
+def _images(n=48, seed=1):
+    return np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def _as_float(x):
+    return torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255)
+
+
+def test_onnx_is_standard_and_matches_fake_quant(exported):
+    q, path = exported
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    ops = {n.op_type for n in model.graph.node}
+    assert ops <= {"QuantizeLinear", "DequantizeLinear", "Conv", "Gemm", "Add", "Clip",
+                   "GlobalAveragePool", "Flatten", "Identity"}
+    meta = {p.key: p.value for p in model.metadata_props}
+    layers = json.loads(meta["msp_pynq.layers"])
+    assert layers["layers.0.conv1"]["schemes"] == q.layers[0].conv1.schemes
+    x = _images()
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": _as_float(x).numpy()})[0]
+    with torch.no_grad():
+        want = q(_as_float(x)).numpy()
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.95
+    assert np.median(np.abs(got - want)) < 0.03 * np.abs(want).max()     # rare rounding flips
+
+
+def test_bundle_emulator_agrees_with_onnxruntime(exported, tmp_path):
+    _, path = exported
+    bundle_path = compile(path, board="pynq-z2", out=tmp_path / "r20.mspb")
+    bundle = load_bundle(bundle_path, board="pynq-z2")
+    assert bundle.classes == [f"c{i}" for i in range(10)]
+    x = _images()
+    logits, classes = bundle.predict(x)
+    ref = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": _as_float(x).numpy()})[0]
+    assert (classes == ref.argmax(1)).mean() >= 0.95
+    assert logits.dtype == np.float64 and logits.shape == (48, 10)
+    # the bundle's integer program is exact: its own reference path agrees bit for bit
+    acc = bundle.network.run(x[:4])
+    assert np.array_equal(acc, bundle.network.run(x[:4], reference_path=True))
+
+
+def test_bundle_keeps_weights_schemes_and_engine_row_order(exported, tmp_path):
+    q, path = exported
+    bundle = load_bundle(compile(path, board="zcu104", out=tmp_path / "z.mspb"))
+    manifest, arrays = read_container(tmp_path / "z.mspb")
+    conv = q.layers[0].conv1
+    entry = next(e for e in manifest["layers"] if e["name"] == "layers.0.conv1")
+    assert entry["rows_per_scheme"] == {"fixed4": 4, "fixed8": 1, "sp2_4": 11}
+    order = arrays["layers.0.conv1/row_order"]
+    schemes = arrays["layers.0.conv1/schemes"]
+    assert (schemes[order][:11] == 2).all() and (schemes[order][11:15] == 0).all()
+    layer = next(l for l in bundle.network.layers if l.name == "layers.0.conv1")
+    ints = conv.integer_weights().numpy().transpose(0, 2, 3, 1)
+    signs = np.sign(conv.w_scale.detach().numpy())       # BN folding may flip a row's sign
+    assert manifest["board"] == "zcu104"
+    np.testing.assert_array_equal(layer.weights, ints * signs[:, None, None, None])
+
+
+def test_bundle_for_another_board_or_engine_is_refused(exported, tmp_path, monkeypatch):
+    _, path = exported
+    out = compile(path, board="zcu104", out=tmp_path / "z.mspb")
+    with pytest.raises(BundleError, match="compiled for board 'zcu104', not 'pynq-z2'"):
+        load_bundle(out, board="pynq-z2")
+    changed = profiles.PROFILES["zcu104"].__class__(**{**profiles.PROFILES["zcu104"].__dict__,
+                                                       "vector_width": 64})
+    monkeypatch.setitem(profiles.PROFILES, "zcu104", changed)
+    with pytest.raises(BundleError, match="compiled for engine .* recompile"):
+        load_bundle(out, board="zcu104")
+
+
+def test_wrong_images_are_refused(exported, tmp_path):
+    _, path = exported
+    bundle = load_bundle(compile(path, out=tmp_path / "b.mspb"))
+    with pytest.raises(BundleError, match=r"must be \[N, 32, 32, 3\].*\(2, 28, 28, 3\)"):
+        bundle.predict(np.zeros((2, 28, 28, 3), np.uint8))
+    with pytest.raises(BundleError, match="uint8 pixels, found float32"):
+        bundle.predict(np.zeros((2, 32, 32, 3), np.float32))
+    assert bundle.predict(np.zeros((32, 32, 3), np.uint8))[1].shape == (1,)
+
+
+def test_tampered_manifest_is_a_bundle_error(exported, tmp_path):
+    _, path = exported
+    out = compile(path, out=tmp_path / "b.mspb")
+    manifest, arrays = read_container(out)
+    manifest["layers"][3]["op"] = "softmax"
+    write_container(tmp_path / "t.mspb", manifest, arrays)
+    with pytest.raises(BundleError, match="operation 'softmax' is unknown"):
+        load_bundle(tmp_path / "t.mspb")
+    manifest, arrays = read_container(out)
+    arrays["conv1/row_order"] = arrays["conv1/row_order"][::-1].copy() * 0
+    write_container(tmp_path / "t2.mspb", manifest, arrays)
+    with pytest.raises(BundleError, match="row_order is not a permutation"):
+        load_bundle(tmp_path / "t2.mspb")
+
+
+def test_unsupported_graph_is_a_compile_error(exported, tmp_path):
+    _, path = exported
+    model = onnx.load(str(path))
+    node = next(n for n in model.graph.node if n.op_type == "Add")
+    node.op_type = "Mul"
+    onnx.save(model, tmp_path / "mul.onnx")
+    with pytest.raises(CompileError, match=f"node '{node.name}': Mul cannot run on the MSP engine"):
+        compile(tmp_path / "mul.onnx")
+    plain = onnx.helper.make_model(onnx.helper.make_graph([], "g", [], []))
+    onnx.save(plain, tmp_path / "plain.onnx")
+    with pytest.raises(CompileError, match="not an msp-pynq QDQ model"):
+        compile(tmp_path / "plain.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"garbage")
+    with pytest.raises(CompileError, match="cannot read ONNX"):
+        compile(tmp_path / "junk.onnx")
+
+
+def test_pow2_rows_have_no_engine_core(tmp_path):
+    q = _qat(scheme="pow2_4")
+    to_onnx(q, str(tmp_path / "p.onnx"))
+    with pytest.raises(CompileError, match="no engine core"):
+        compile(tmp_path / "p.onnx")
+
+
+def test_export_needs_a_quantized_model(tmp_path):
+    with pytest.raises(Exception, match="quantize"):
+        to_onnx(build_model("resnet20"), str(tmp_path / "f.onnx"))
