@@ -23,7 +23,7 @@ setup(
                  "matplotlib", "opencv-python-headless", "pillow", "threadpoolctl",
                  "pynq>=3.0.1"],
         "hdl": ["cocotb>=2.0", "cocotbext-axi"],
-        "test": ["pytest", "hypothesis", "threadpoolctl"],
+        "test": ["pytest", "hypothesis", "threadpoolctl", "qonnx"],   # qonnx: sample ONNX models
     },
     entry_points={"console_scripts": ["msp-pynq = msp_pynq.cli:main"]},
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 
 from . import __version__
 from .boards.profiles import PROFILES, get_profile, mixed_speedup, row_split, sp2_row_share
@@ -112,6 +113,25 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quantize(args: argparse.Namespace) -> int:
+    import onnx
+    from .bundle.model import load_bundle
+    from .compiler import compile as compile_model
+    from .compiler.onnx_import import import_onnx
+    from .compiler.ptq import quantize_onnx
+    from .data.images import load_images
+    _, info = import_onnx(onnx.load(args.onnx))
+    calib = load_images(args.calib, (info["height"], info["width"]), info["channels"], args.limit)
+    out_onnx = Path(args.out).with_suffix(".onnx")
+    quantize_onnx(args.onnx, calib, out_onnx, board=args.board, share_8bit=args.share_8bit,
+                  act_bits=args.act_bits, input_range=args.input_range)
+    bundle = compile_model(out_onnx, board=args.board, out=args.out)
+    load_bundle(bundle, board=args.board)
+    print(f"calibrated on {len(calib)} images; wrote {out_onnx} and {bundle} "
+          f"({Path(bundle).stat().st_size:,} bytes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msp-pynq", description="MSP quantized CNNs on PYNQ boards")
     parser.add_argument("--version", action="version", version=f"msp-pynq {__version__}")
@@ -158,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--board", default="pynq-z2")
     co.add_argument("--out", help="bundle path (default: <onnx>.<board>.mspb)")
     co.set_defaults(func=_compile)
+
+    pq = sub.add_parser("quantize", help="post-training MSP quantization of a float ONNX CNN")
+    pq.add_argument("--onnx", required=True, help="float ONNX model (NCHW image input)")
+    pq.add_argument("--calib", required=True, help="folder (or file) of calibration images")
+    pq.add_argument("--out", required=True, help="bundle to write (the QDQ ONNX goes beside it)")
+    pq.add_argument("--board", default="pynq-z2")
+    pq.add_argument("--share-8bit", type=float, default=0.05)
+    pq.add_argument("--act-bits", type=int, default=8)
+    pq.add_argument("--input-range", type=float, default=1.0,
+                    help="what the float model expects for pixel 255 (1.0 or 255.0)")
+    pq.add_argument("--limit", type=int, default=512, help="calibration images used (default 512)")
+    pq.set_defaults(func=_quantize)
 
     ev = sub.add_parser("eval", help="accuracy of a bundle in the emulator on CIFAR-10")
     ev.add_argument("--model", required=True, help="bundle (.mspb)")

@@ -166,3 +166,48 @@ def test_pow2_rows_have_no_engine_core(tmp_path):
 def test_export_needs_a_quantized_model(tmp_path):
     with pytest.raises(Exception, match="quantize"):
         to_onnx(build_model("resnet20"), str(tmp_path / "f.onnx"))
+
+
+def _ort_integer_tensors(onnx_path, x, tmp_path):
+    """onnxruntime's quantized (uint8/int8) tensor after every QuantizeLinear, by DQ name."""
+    model = onnx.load(str(onnx_path))
+    names = {}
+    for n in model.graph.node:
+        if n.op_type == "QuantizeLinear" and n.name != "input_u8.quant":
+            dq = next(d for d in model.graph.node if d.op_type == "DequantizeLinear" and d.input[0] == n.output[0])
+            names[n.output[0]] = dq.output[0]
+            zp = next(i for i in model.graph.initializer if i.name == n.input[2])
+            model.graph.output.append(onnx.helper.make_tensor_value_info(n.output[0], zp.data_type, None))
+    onnx.save(model, tmp_path / "probe.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "probe.onnx"), providers=["CPUExecutionProvider"])
+    outs = sess.run(list(names), {"input": _as_float(x).numpy()})
+    return {names[k]: v for k, v in zip(names, outs)}
+
+
+@pytest.mark.parametrize("share_8bit", [0.05, 0.0])
+def test_every_integer_layer_matches_onnxruntime(tmp_path, share_8bit):
+    """Each bundle layer, fed onnxruntime's own integer inputs, reproduces onnxruntime's QDQ
+    output: exactly, but for rare values on a rounding boundary (one LSB: the requant
+    multiplier's 16-bit rounding, docs/numerics.md section 6)."""
+    from msp_pynq.emulator import fast
+    q = _qat(seed=3, share_8bit=share_8bit)
+    path = to_onnx(q, str(tmp_path / "m.onnx"))
+    x = _images(16, seed=5)
+    ref = _ort_integer_tensors(path, x, tmp_path)
+    assert len(ref) == 1 + 9 * 3 + 2 + 1     # stem, 9 x (relu1, branch, relu2), 2 projections, pool
+    nhwc = {k: (v.transpose(0, 2, 3, 1) if v.ndim == 4 else v) for k, v in ref.items()}
+    nhwc["input"] = x
+    bundle = load_bundle(compile(path, out=tmp_path / "m.mspb"))
+    checked = 0
+    for layer in bundle.network.layers:
+        if layer.output not in nhwc:
+            continue                                          # the logits layer
+        got = fast.run_layer(layer, *(nhwc[i] for i in layer.inputs))
+        diff = np.abs(got.astype(int) - nhwc[layer.output].astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 0.002, (layer.name, diff.max(), (diff > 0).mean())
+        checked += 1
+    assert checked == len(ref)
+    logits, classes = bundle.predict(x)
+    onnx_logits = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": _as_float(x).numpy()})[0]
+    assert (classes == onnx_logits.argmax(1)).mean() >= 0.9

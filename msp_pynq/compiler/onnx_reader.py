@@ -31,6 +31,7 @@ class IntTensor:
     spec: ActSpec
     scale: float
     shape: tuple          # (H, W, C) or (C,)
+    nchw_flat: bool = False   # an ONNX Flatten of (H, W, C): the next Gemm's columns are C, H, W
 
 
 @dataclass
@@ -87,6 +88,10 @@ def read_program(model) -> Program:
     layers: list = []
     network_input = None
     for node in model.graph.node:
+        if node.op_type == "Flatten" and node.input[0] in ints:      # a free reshape in NHWC
+            x = ints[node.input[0]]
+            ints[node.output[0]] = IntTensor(x.name, x.spec, x.scale, x.shape, nchw_flat=len(x.shape) == 3)
+            continue
         if node.op_type != "QuantizeLinear":
             continue
         clip = g.producer.get(node.input[0])
@@ -106,7 +111,7 @@ def read_program(model) -> Program:
         if src is None:                                   # the network input
             if spec.bits != 8 or spec.signed or abs(scale * 255 - 1) > 1e-6:
                 raise CompileError("the network input must be quantized to uint8 at scale 1/255")
-            network_input = IntTensor("input", spec, 1.0, (inp["height"], inp["width"], inp["channels"]))
+            network_input = IntTensor("input", spec, scale, (inp["height"], inp["width"], inp["channels"]))
             ints[out_name] = network_input
             continue
         out = IntTensor(out_name, spec, scale, ())
@@ -204,8 +209,11 @@ def _weight_layer(g: _Graph, node, out: IntTensor, ints: dict, rows_meta: dict):
         k = int(np.prod(x.shape))
         if q.shape[1] != k:
             raise CompileError(f"node {node.name!r}: weights take {q.shape[1]} inputs, the input has {k}")
+        if x.nchw_flat:                 # ONNX flattened C, H, W; the emulator flattens H, W, C
+            h, w, c = x.shape
+            q = q.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(q.shape[0], -1)
         out.shape = (q.shape[0],)
-        return Linear(weights=q, **common)
+        return Linear(weights=np.ascontiguousarray(q), **common)
     if g.attr(node, "group", 1) != 1 or any(d != 1 for d in g.attr(node, "dilations", [1, 1])):
         raise CompileError(f"node {node.name!r}: grouped or dilated convolution")
     pads, strides = g.attr(node, "pads", [0, 0, 0, 0]), g.attr(node, "strides", [1, 1])

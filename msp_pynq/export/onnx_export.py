@@ -32,6 +32,7 @@ class _Emitter:
     def __init__(self) -> None:
         from onnx import helper
         self.helper, self.nodes, self.inits, self.layers = helper, [], [], {}
+        self.qparams: dict = {}          # dequantized tensor -> (scale, signed, lo, hi)
 
     def const(self, name: str, value: np.ndarray) -> str:
         from onnx import numpy_helper
@@ -44,6 +45,7 @@ class _Emitter:
 
     def qdq(self, x: str, name: str, scale: float, signed: bool, lo: float, hi: float) -> str:
         """Clip to [lo, hi], quantize to (u)int8 at ``scale``, dequantize."""
+        self.qparams[name] = (scale, signed, lo, hi)
         clip = self.node("Clip", [x, self.const(f"{name}.lo", np.float32(lo)),
                                   self.const(f"{name}.hi", np.float32(hi))], f"{name}.clip", f"{name}.clip")
         zp = self.const(f"{name}.zp", np.int8(0) if signed else np.uint8(0))
@@ -106,9 +108,11 @@ def _emit(e: _Emitter, gm: fx.GraphModule, model: nn.Module) -> str:
             elif isinstance(mod, nn.MaxPool2d):
                 k, s, p = (x if isinstance(x, tuple) else (x, x) for x in
                            (mod.kernel_size, mod.stride or mod.kernel_size, mod.padding))
+                if args[0] not in e.qparams:
+                    raise MSPError(f"layer {tag!r}: max pool input must be a quantized activation")
                 pooled = e.node("MaxPool", args[:1], f"{tag}.pool", tag, kernel_shape=list(k),
                                 strides=list(s), pads=[p[0], p[1], p[0], p[1]])
-                names[n.name] = pooled
+                names[n.name] = e.qdq(pooled, f"{tag}.out", *e.qparams[args[0]])  # same scale
             elif isinstance(mod, nn.Flatten):
                 names[n.name] = e.node("Flatten", args[:1], tag, tag, axis=1)
             else:
