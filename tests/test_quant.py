@@ -212,3 +212,20 @@ def test_qat_gradients_reach_weights_scales_and_clips():
     assert q.conv1.weight.grad.abs().sum() > 0
     assert q.layers[4].conv2.w_scale.grad.abs().sum() > 0
     assert q.layers[4].relu1.alpha.grad.abs() > 0
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_fused_act_quant_matches_plain_autograd(signed):
+    """The fused PACT function gives the same values and gradients as the textbook formula."""
+    torch.manual_seed(0)
+    n = 127 if signed else 15
+    x = (torch.randn(2000) * 3).requires_grad_()
+    alpha = torch.tensor(2.0, requires_grad=True)
+    g = torch.randn(2000)
+    (fake_quant_act(x, alpha, 4, signed) * g).sum().backward()
+    x2, a2 = x.detach().clone().requires_grad_(), torch.tensor(2.0, requires_grad=True)
+    lo = -a2 if signed else torch.zeros_like(a2)
+    v = torch.minimum(torch.maximum(x2, lo), a2) * (n / a2)
+    ((v + (torch.round(v) - v).detach()) * (a2 / n) * g).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(alpha.grad, a2.grad, rtol=1e-5, atol=1e-4)

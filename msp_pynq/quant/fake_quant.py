@@ -40,10 +40,30 @@ def fake_quant_rows(w: torch.Tensor, scale: torch.Tensor, levels: torch.Tensor) 
     return levels_ste(w / s, levels) * s
 
 
+class _ActFakeQuant(torch.autograd.Function):
+    """PACT forward and backward in a handful of fused passes (QAT spends most of its time
+    here: activations are large, weights small)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: torch.Tensor, n: int, signed: bool) -> torch.Tensor:
+        a = alpha.detach().abs().clamp_min(1e-8)
+        xc = torch.clamp(x, -a if signed else torch.zeros_like(a), a)
+        step = a / n
+        y = torch.round(xc / step).mul_(step)
+        inside = xc == x
+        ctx.save_for_backward(x, y, inside, alpha)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, y, inside, alpha = ctx.saved_tensors
+        gx = grad * inside
+        # dy/dalpha: (y - x) / alpha inside the clip range (LSQ-like), y / alpha (= +-1) outside
+        ga = ((grad * y).sum() - (gx * x).sum()) / alpha.detach().abs().clamp_min(1e-8)
+        return gx, (ga * torch.sign(alpha.detach())).reshape(alpha.shape), None, None
+
+
 def fake_quant_act(x: torch.Tensor, alpha: torch.Tensor, bits: int, signed: bool) -> torch.Tensor:
     """PACT: clip to ``[0, alpha]`` (or ``[-alpha, alpha]``) and round to ``bits``."""
     n = 127 if signed else (1 << bits) - 1
-    a = alpha.abs() + 1e-8
-    lo = -a if signed else torch.zeros_like(a)
-    xc = torch.minimum(torch.maximum(x, lo), a)
-    return round_ste(xc * (n / a)) * (a / n)
+    return _ActFakeQuant.apply(x, alpha, n, signed)
