@@ -19,7 +19,7 @@ from msp_pynq.models import build_model
 from msp_pynq.quant import calibrate, quantize
 
 
-def _qat(name="resnet20", seed=0, **kw):
+def _qat(name="resnet20", seed=0, size=32, **kw):
     torch.manual_seed(seed)
     model = build_model(name)
     for m in model.modules():             # a trained-looking BN instead of the zero init
@@ -30,7 +30,7 @@ def _qat(name="resnet20", seed=0, **kw):
             m.running_mean = torch.rand(n) * 0.4 - 0.2
             m.running_var = torch.rand(n) + 0.5
     q = quantize(model, **kw)
-    calibrate(q, torch.rand(32, 3, 32, 32))
+    calibrate(q, torch.rand(32, 3, size, size))
     return q.eval()
 
 
@@ -42,8 +42,8 @@ def exported(tmp_path_factory):
     return q, tmp / "r20.onnx"
 
 
-def _images(n=48, seed=1):
-    return np.random.default_rng(seed).integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+def _images(n=48, seed=1, size=32):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
 
 
 def _as_float(x):
@@ -184,17 +184,16 @@ def _ort_integer_tensors(onnx_path, x, tmp_path):
     return {names[k]: v for k, v in zip(names, outs)}
 
 
-@pytest.mark.parametrize("share_8bit", [0.05, 0.0])
-def test_every_integer_layer_matches_onnxruntime(tmp_path, share_8bit):
+def _check_every_layer(q, tmp_path, size=32, expected_tensors=None, images=16, min_agree=0.9):
     """Each bundle layer, fed onnxruntime's own integer inputs, reproduces onnxruntime's QDQ
     output: exactly, but for rare values on a rounding boundary (one LSB: the requant
     multiplier's 16-bit rounding, docs/numerics.md section 6)."""
     from msp_pynq.emulator import fast
-    q = _qat(seed=3, share_8bit=share_8bit)
-    path = to_onnx(q, str(tmp_path / "m.onnx"))
-    x = _images(16, seed=5)
+    path = to_onnx(q, str(tmp_path / "m.onnx"), input_size=(size, size))
+    x = _images(images, seed=5, size=size)
     ref = _ort_integer_tensors(path, x, tmp_path)
-    assert len(ref) == 1 + 9 * 3 + 2 + 1     # stem, 9 x (relu1, branch, relu2), 2 projections, pool
+    if expected_tensors is not None:
+        assert len(ref) == expected_tensors
     nhwc = {k: (v.transpose(0, 2, 3, 1) if v.ndim == 4 else v) for k, v in ref.items()}
     nhwc["input"] = x
     bundle = load_bundle(compile(path, out=tmp_path / "m.mspb"))
@@ -210,4 +209,21 @@ def test_every_integer_layer_matches_onnxruntime(tmp_path, share_8bit):
     logits, classes = bundle.predict(x)
     onnx_logits = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
         None, {"input": _as_float(x).numpy()})[0]
-    assert (classes == onnx_logits.argmax(1)).mean() >= 0.9
+    assert (classes == onnx_logits.argmax(1)).mean() >= min_agree
+
+
+@pytest.mark.parametrize("share_8bit", [0.05, 0.0])
+def test_every_resnet20_layer_matches_onnxruntime(tmp_path, share_8bit):
+    q = _qat(seed=3, share_8bit=share_8bit)
+    _check_every_layer(q, tmp_path, expected_tensors=1 + 9 * 3 + 2 + 1)  # stem, 9 blocks x 3, 2 proj, pool
+
+
+def test_every_cnv_layer_matches_onnxruntime(tmp_path):
+    """CNV: unpadded convs, max pools between them, and a BN1d classifier chain."""
+    _check_every_layer(_qat("cnv", seed=4), tmp_path, expected_tensors=6 + 2 + 2)
+
+
+def test_every_resnet18_layer_matches_onnxruntime(tmp_path):
+    """ResNet-18's stem: 7x7 stride-2 conv and a padded 3x3 stride-2 max pool (at 64x64)."""
+    _check_every_layer(_qat("resnet18", seed=5, size=64, board="zcu104"), tmp_path, size=64, images=4,
+                       min_agree=0.5)   # 4 images of an untrained net: near-tied logits
