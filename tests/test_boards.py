@@ -14,9 +14,11 @@ SHARES_8BIT = [0.0, 0.01, 0.05, 0.1, 0.125, 0.2]   # below the clipping point of
 
 
 def core_rates(p):
-    """(LUT MACs/cycle, DSP 4-bit MACs/cycle, cost of an 8-bit MAC in 4-bit slots), by hand."""
-    p_lut = int(p.device.luts * p.costs.lut_budget / p.costs.luts_per_sp2_mac)
-    p_dsp = int(p.device.dsps * p.costs.dsp_budget) * p.costs.fixed4_macs_per_dsp
+    """(LUT MACs/cycle, DSP 4-bit MACs/cycle, cost of an 8-bit MAC in 4-bit slots), by hand:
+    each core's budget rounded down to whole rows of ``vector_width`` lanes."""
+    w = p.vector_width
+    p_lut = int(p.device.luts * p.costs.lut_budget / p.costs.luts_per_sp2_mac) // w * w
+    p_dsp = int(p.device.dsps * p.costs.dsp_budget) * p.costs.fixed4_macs_per_dsp // w * w
     c8 = Fraction(p.costs.fixed4_macs_per_dsp, p.costs.fixed8_macs_per_dsp)
     return p_lut, p_dsp, c8
 
@@ -36,16 +38,17 @@ def test_profiles_exist_and_rates():
         p_lut, p_dsp, _ = core_rates(p)
         assert p.lut_macs_per_cycle == p_lut > 0
         assert p.dsp_macs_per_cycle == p_dsp > 0
-        assert p.lut_rows == max(1, p_lut // p.vector_width)
-        assert p.dsp_rows == max(1, p_dsp // p.vector_width)
+        assert p.lut_rows * p.vector_width == p_lut and p.dsp_rows * p.vector_width == p_dsp
 
 
 def test_pynq_z2_numbers_by_hand():
-    # 53200 LUTs * 0.5 / 40 = 665 SP2 MACs; int(220 * 0.9) = 198 DSPs * 2 = 396 fixed-4 MACs
+    # 53200 LUTs * 0.5 / 40 = 665 SP2 MACs -> 41 rows of 16 = 656;
+    # int(220 * 0.9) = 198 DSPs * 2 = 396 fixed-4 MACs -> 24 rows of 16 = 384
     p = get_profile("pynq-z2")
-    assert (p.lut_macs_per_cycle, p.dsp_macs_per_cycle) == (665, 396)
-    # x = (1 - 0.05 + 0.05 * 2) * 665 / (665 + 396) = 1.05 * 665 / 1061
-    assert sp2_row_share(p, 0.05) == pytest.approx(1.05 * 665 / 1061, rel=1e-12)
+    assert (p.lut_rows, p.dsp_rows) == (41, 24)
+    assert (p.lut_macs_per_cycle, p.dsp_macs_per_cycle) == (656, 384)
+    # x = (1 - 0.05 + 0.05 * 2) * 656 / (656 + 384) = 1.05 * 656 / 1040
+    assert sp2_row_share(p, 0.05) == pytest.approx(1.05 * 656 / 1040, rel=1e-12)
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -87,7 +90,7 @@ def test_row_split_counts(board, e):
 
 
 def test_row_split_hand_example():
-    # 64 rows, e = 0.05: 3.2 -> 3 fixed8, 64 * 0.65811... = 42.1 -> 42 SP2, 19 fixed4
+    # 64 rows, e = 0.05: 3.2 -> 3 fixed8, 64 * 0.66230... = 42.4 -> 42 SP2, 19 fixed4
     assert tuple(row_split(64, get_profile("pynq-z2"), 0.05)) == (42, 19, 3)
 
 

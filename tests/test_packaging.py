@@ -23,7 +23,7 @@ def test_cli_info_and_errors():
     run = [sys.executable, "-m", "msp_pynq.cli"]
     info = subprocess.run(run + ["info", "--board", "pynq-z2"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
-    assert info.returncode == 0 and "XC7Z020" in info.stdout and "SP2 share 0.658" in info.stdout
+    assert info.returncode == 0 and "XC7Z020" in info.stdout and "SP2 share 0.662" in info.stdout
     bad = subprocess.run(run + ["info", "--board", "pynq-z9"], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and "unknown board 'pynq-z9'" in bad.stderr

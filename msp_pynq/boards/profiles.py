@@ -8,7 +8,7 @@ with Yosys; they then replace these numbers and the ratio follows.
 
 >>> p = get_profile("pynq-z2")
 >>> round(sp2_row_share(p, share_8bit=0.05), 3)
-0.658
+0.662
 >>> row_split(64, p, share_8bit=0.05)
 RowSplit(sp2=42, fixed4=19, fixed8=3)
 """
@@ -59,24 +59,34 @@ class BoardProfile:
     ddr_gbytes_per_s: float
 
     @property
-    def lut_macs_per_cycle(self) -> int:
-        """SP2 MACs per cycle the LUT core affords."""
+    def lut_mac_budget(self) -> int:
+        """SP2 MACs per cycle the LUT budget affords (before rounding to whole rows)."""
         return int(self.device.luts * self.costs.lut_budget / self.costs.luts_per_sp2_mac)
 
     @property
-    def dsp_macs_per_cycle(self) -> int:
-        """Fixed-4 MACs per cycle the DSP core affords (fixed-8 rows run at the 8-bit rate)."""
+    def dsp_mac_budget(self) -> int:
+        """Fixed-4 MACs per cycle the DSP budget affords (before rounding to whole rows)."""
         return int(self.device.dsps * self.costs.dsp_budget) * self.costs.fixed4_macs_per_dsp
 
     @property
     def lut_rows(self) -> int:
         """Output rows the LUT core computes at once."""
-        return max(1, self.lut_macs_per_cycle // self.vector_width)
+        return max(1, self.lut_mac_budget // self.vector_width)
 
     @property
     def dsp_rows(self) -> int:
         """Output rows the DSP core computes at once (at 4-bit rate)."""
-        return max(1, self.dsp_macs_per_cycle // self.vector_width)
+        return max(1, self.dsp_mac_budget // self.vector_width)
+
+    @property
+    def lut_macs_per_cycle(self) -> int:
+        """SP2 MACs per cycle of the LUT core as built: rows x vector width."""
+        return self.lut_rows * self.vector_width
+
+    @property
+    def dsp_macs_per_cycle(self) -> int:
+        """Fixed-4 MACs per cycle of the DSP core as built (fixed-8 rows at the 8-bit rate)."""
+        return self.dsp_rows * self.vector_width
 
     @property
     def geometry_measured(self) -> bool:
