@@ -5,6 +5,14 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
+
+def overlay_files() -> list:
+    """overlays/<board>/* installed under <prefix>/share/msp-pynq/overlays/<board>/."""
+    return [(f"share/msp-pynq/overlays/{d.name}", [str(f.relative_to(HERE)) for f in sorted(d.iterdir())
+                                                    if f.is_file()])
+            for d in sorted((HERE / "overlays").iterdir()) if d.is_dir()]
+
+
 setup(
     name="msp-pynq",
     version="0.1.0",
@@ -15,6 +23,7 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.10",   # PYNQ 3.0.1 board images ship Python 3.10
     packages=find_packages(include=["msp_pynq", "msp_pynq.*"]),
+    data_files=overlay_files(),
     # The board needs numpy alone (pynq comes with the board image); everything else is host-side.
     install_requires=["numpy>=1.21,<2"],
     extras_require={

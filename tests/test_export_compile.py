@@ -17,21 +17,11 @@ from msp_pynq.compiler import CompileError, compile
 from msp_pynq.export import to_onnx
 from msp_pynq.models import build_model
 from msp_pynq.quant import calibrate, quantize
+from qat_helpers import random_qat_model
 
 
 def _qat(name="resnet20", seed=0, size=32, **kw):
-    torch.manual_seed(seed)
-    model = build_model(name)
-    for m in model.modules():             # a trained-looking BN instead of the zero init
-        if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
-            n = m.num_features
-            m.weight.data = torch.rand(n) * 0.8 + 0.2
-            m.bias.data = torch.rand(n) * 0.2 - 0.1
-            m.running_mean = torch.rand(n) * 0.4 - 0.2
-            m.running_var = torch.rand(n) + 0.5
-    q = quantize(model, **kw)
-    calibrate(q, torch.rand(32, 3, size, size))
-    return q.eval()
+    return random_qat_model(name, seed, size, **kw)
 
 
 @pytest.fixture(scope="module")

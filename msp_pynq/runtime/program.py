@@ -1,0 +1,193 @@
+"""A bundle's layers as engine jobs: descriptors, parameter packets and weight packets.
+
+Built once per bundle from its manifest and arrays (the bytes exactly as stored): shapes are
+inferred through the program, every conv2d/linear gets its parameter packet (8 bytes per row,
+engine order) and its packed weights, and all packets are laid out in one parameter buffer at
+64-byte offsets. :meth:`Program.batch_limit` checks that every layer fits the engine's buffers
+and gives the largest batch that does. Numpy only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..bundle.container import BundleError
+from ..bundle.model import engine_row_order
+from ..numerics.schemes import Scheme
+from .registers import (OP_BY_NAME, Descriptor, Op, align, encode_act, pack_row_params, weight_nbytes)
+
+DMA_MAX_BYTES = (1 << 26) - 1      # c_sg_length_width = 26
+
+
+@dataclass
+class LayerJob:
+    """One layer as the engine runs it (``descriptor`` for a batch of 1)."""
+
+    name: str
+    op: Op
+    inputs: "tuple[str, ...]"
+    output: str
+    descriptor: Descriptor
+    in_shapes: "list[tuple[int, ...]]"     # per image: (H, W, C) or (K,)
+    out_shape: "tuple[int, ...]"           # per image
+    row_order: "np.ndarray | None" = None  # engine position -> output channel
+    params: "np.ndarray | None" = None     # parameter packet (uint8)
+    weights: "np.ndarray | None" = None    # weight packet (uint8), as stored in the bundle
+    param_offset: int = 0                  # offsets in the parameter buffer
+    weight_offset: int = 0
+
+    def descriptor_for(self, batch: int) -> Descriptor:
+        return replace(self.descriptor, batch=batch)
+
+    @property
+    def activation_packets(self) -> "list[int]":
+        """Bytes per image of each activation packet (the inputs, in stream order)."""
+        return [self.descriptor.image_nbytes for _ in self.inputs]
+
+    @property
+    def out_image_nbytes(self) -> int:
+        return self.descriptor.output_nbytes      # batch 1
+
+
+@dataclass
+class Program:
+    """The engine jobs of a bundle and the size of their parameter buffer."""
+
+    jobs: "list[LayerJob]"
+    input_name: str
+    output_name: str
+    param_nbytes: int
+
+    def batch_limit(self, act_buffer_bytes: int, weight_buffer_bytes: int, max_batch: int,
+                    where: str = "") -> int:
+        """Largest batch (<= ``max_batch``) every layer runs with; BundleError if a layer never fits."""
+        limit = max_batch
+        for job in self.jobs:
+            act, wgt = job.descriptor.buffer_needs()
+            if wgt > weight_buffer_bytes:
+                raise BundleError(f"{where}: layer {job.name!r} needs {wgt} bytes of weights and "
+                                  f"parameters; the engine's weight buffer holds {weight_buffer_bytes}")
+            if act > act_buffer_bytes:
+                raise BundleError(f"{where}: layer {job.name!r} needs {act} bytes of activations per "
+                                  f"image; the engine's activation buffer holds {act_buffer_bytes}")
+            if job.op == Op.ADD:
+                limit = min(limit, act_buffer_bytes // job.descriptor.image_nbytes)
+            per_image = max(job.descriptor.image_nbytes, job.out_image_nbytes)
+            limit = min(limit, DMA_MAX_BYTES // per_image)
+        return max(1, limit)
+
+    def buffer_nbytes(self, batch: int) -> "tuple[int, int]":
+        """``(input buffer, output buffer)`` bytes for ``batch`` images (packets 64-byte aligned)."""
+        inp = max(sum(align(n * batch) for n in job.activation_packets) for job in self.jobs)
+        out = max(align(job.out_image_nbytes * batch) for job in self.jobs)
+        return inp, out
+
+
+def _shape3(shape: "tuple[int, ...]") -> "tuple[int, int, int]":
+    return shape if len(shape) == 3 else (1, 1, shape[0])
+
+
+def _out_len(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, layer: str, where: str) -> int:
+    span = size + pad_a + pad_b - kernel
+    if span < 0:
+        raise BundleError(f"{where}: layer {layer!r}: kernel {kernel} exceeds the padded input {size}")
+    return span // stride + 1
+
+
+def _weight_job(entry: dict, arrays: dict, shape: tuple, where: str) -> "tuple[Descriptor, tuple, dict]":
+    name, op = entry["name"], OP_BY_NAME[entry["op"]]
+    schemes = np.asarray(arrays[f"{name}/schemes"], np.uint8)
+    order = np.asarray(arrays[f"{name}/row_order"], np.int64)
+    if not np.array_equal(order, engine_row_order(schemes)):
+        raise BundleError(f"{where}: layer {name!r}: row_order is not the engine's order "
+                          f"(SP2 rows, then fixed-4, then fixed-8, each by channel)")
+    rows, k = len(schemes), int(entry["k"])
+    counts = [int((schemes == s).sum()) for s in (Scheme.SP2_4, Scheme.FIXED4, Scheme.FIXED8)]
+    weights = np.asarray(arrays[f"{name}/weights"], np.uint8)
+    if weights.size != weight_nbytes(k, *counts):
+        raise BundleError(f"{where}: layer {name!r}: {weights.size} weight bytes, the schemes need "
+                          f"{weight_nbytes(k, *counts)}")
+    raw = entry.get("out_spec") is None
+    if op == Op.CONV2D:
+        h, w, c = shape if len(shape) == 3 else (0, 0, 0)
+        if len(shape) != 3 or c != entry["in_channels"]:
+            raise BundleError(f"{where}: layer {name!r}: input of shape {shape}, expected (H, W, "
+                              f"{entry['in_channels']})")
+        (kh, kw), (sh, sw), pad = entry["kernel"], entry["stride"], entry["padding"]
+        out_shape = (_out_len(h, kh, sh, pad[0], pad[2], name, where),
+                     _out_len(w, kw, sw, pad[1], pad[3], name, where), rows)
+        geometry = dict(kernel=(kh, kw), stride=(sh, sw), padding=tuple(pad))
+    else:
+        if int(np.prod(shape)) != k:
+            raise BundleError(f"{where}: layer {name!r}: input of shape {shape}, expected {k} values")
+        h, w, c = _shape3(shape)
+        out_shape, geometry = (rows,), {}
+    bias = np.asarray(arrays[f"{name}/bias"], np.int64)[order]
+    mult = np.asarray(arrays[f"{name}/multiplier"], np.int64)[order]
+    shift = np.asarray(arrays[f"{name}/shift"], np.int64)[order]
+    if raw:                                   # ignored by the engine; sent as 0
+        mult, shift = np.zeros_like(mult), np.zeros_like(shift)
+    elif mult.min() < 0 or mult.max() > 0xFFFF or shift.min() < 0 or shift.max() > 0xFF:
+        raise BundleError(f"{where}: layer {name!r}: multiplier/shift outside 16/8 bits")
+    desc = Descriptor(op=op, in_h=h, in_w=w, in_c=c, out_c=rows, in_type=encode_act(entry["in_spec"]),
+                      out_type=encode_act(entry.get("out_spec")), raw_out=raw, rows_sp2=counts[0],
+                      rows_fixed4=counts[1], rows_fixed8=counts[2], **geometry)
+    extra = dict(row_order=order.astype(np.int64), weights=weights,
+                 params=pack_row_params(bias, mult, shift, schemes[order]))
+    return desc, out_shape, extra
+
+
+def build_program(manifest: dict, arrays: dict, where: str = "") -> Program:
+    """The engine jobs of a bundle (its manifest and arrays, as :func:`read_container` gives them)."""
+    inp = manifest["input"]
+    shapes: "dict[str, tuple]" = {inp["name"]: (inp["height"], inp["width"], inp["channels"])}
+    jobs, offset = [], 0
+    for entry in manifest["layers"]:
+        name, opname = entry["name"], entry["op"]
+        if opname not in OP_BY_NAME:
+            raise BundleError(f"{where}: layer {name!r}: operation {opname!r} has no engine op")
+        op = OP_BY_NAME[opname]
+        in_shapes = [shapes[n] for n in entry["inputs"]]
+        shape = in_shapes[0]
+        extra: dict = {}
+        if op in (Op.CONV2D, Op.LINEAR):
+            desc, out_shape, extra = _weight_job(entry, arrays, shape, where)
+        elif op == Op.ADD:
+            if in_shapes[0] != in_shapes[1]:
+                raise BundleError(f"{where}: layer {name!r}: inputs of shapes {in_shapes}")
+            h, w, c = _shape3(shape)
+            a, b = entry["in_specs"]
+            desc = Descriptor(op=op, in_h=h, in_w=w, in_c=c, in_type=encode_act(a), in_b_type=encode_act(b),
+                              out_type=encode_act(entry["out_spec"]), mult_a=int(entry["multipliers"][0]),
+                              mult_b=int(entry["multipliers"][1]), shift=int(entry["shift"]))
+            out_shape = shape
+        elif op == Op.MAX_POOL:
+            if len(shape) != 3:
+                raise BundleError(f"{where}: layer {name!r}: input of shape {shape}, expected (H, W, C)")
+            (kh, kw), (sh, sw), pad = entry["kernel"], entry["stride"], entry["padding"]
+            desc = Descriptor(op=op, in_h=shape[0], in_w=shape[1], in_c=shape[2], kernel=(kh, kw),
+                              stride=(sh, sw), padding=tuple(pad), in_type=encode_act(entry["spec"]))
+            out_shape = (_out_len(shape[0], kh, sh, pad[0], pad[2], name, where),
+                         _out_len(shape[1], kw, sw, pad[1], pad[3], name, where), shape[2])
+        else:                                               # global_avg_pool
+            if len(shape) != 3:
+                raise BundleError(f"{where}: layer {name!r}: input of shape {shape}, expected (H, W, C)")
+            desc = Descriptor(op=op, in_h=shape[0], in_w=shape[1], in_c=shape[2],
+                              in_type=encode_act(entry["in_spec"]), out_type=encode_act(entry["out_spec"]),
+                              mult_a=int(entry["multiplier"]), shift=int(entry["shift"]))
+            out_shape = (shape[2],)
+        try:
+            desc.registers()                                # every field fits its register
+        except ValueError as exc:
+            raise BundleError(f"{where}: layer {name!r}: {exc}") from None
+        job = LayerJob(name=name, op=op, inputs=tuple(entry["inputs"]), output=entry["output"],
+                       descriptor=desc, in_shapes=in_shapes, out_shape=tuple(out_shape), **extra)
+        if job.params is not None:
+            job.param_offset = offset
+            job.weight_offset = align(offset + job.params.size)
+            offset = align(job.weight_offset + job.weights.size)
+        shapes[job.output] = job.out_shape
+        jobs.append(job)
+    return Program(jobs=jobs, input_name=inp["name"], output_name=manifest["output"]["name"],
+                   param_nbytes=max(offset, 64))

@@ -1,0 +1,330 @@
+"""The board runtime: open the overlay (or its emulation), load a bundle, run images.
+
+>>> rt = Runtime.open("pynq-z2")                       # doctest: +SKIP
+msp_pynq runtime: pynq-z2 emulated (no PYNQ board found); engine 1.0, fingerprint ec23fd33, 125 MHz
+>>> rt.load("resnet20.pynq-z2.mspb")                   # doctest: +SKIP
+>>> logits = rt.run(images_uint8_nhwc)                 # doctest: +SKIP
+>>> rt.classify(images_uint8_nhwc[0])                  # doctest: +SKIP
+(3, 'cat', 0.41)
+>>> rt.report()["last_run"]["engine_s"]                # doctest: +SKIP
+
+Every layer goes through the engine: its descriptor is programmed, its packets stream through
+the AXI DMA (docs/registers.md) and its output comes back; the host only moves tensors between
+layers, restores the channel order of conv2d/linear outputs and scales the final accumulators
+into logits. Buffers are allocated once per bundle and reused; after a timeout, a DMA error or
+an engine error the runtime resets the DMA and the engine, so the next run works.
+
+Not thread-safe: one run at a time per Runtime.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pynq
+
+from ..boards.profiles import BoardProfile, get_profile
+from ..bundle.container import BundleError, read_container
+from ..bundle.model import BundleModel, load_bundle
+from . import dma as dmaops
+from .driver import EngineInfo, MspEngine
+from .emulated_device import EmulatedDevice
+from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError
+from .manifest import OverlayManifest, check_ip_dict, load_manifest
+from .program import LayerJob, Program, build_program
+from .registers import align
+
+DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_MAX_BATCH = 16
+
+
+def board_devices() -> list:
+    """pynq's devices on this machine, without pynq's "no devices" warning (empty on a PC)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return [d for d in pynq.Device.devices if not isinstance(d, EmulatedDevice)]
+        except Exception:        # pynq probing XRT/sysfs on an unusual machine: no board
+            return []
+
+
+class Runtime:
+    """msp-pynq on a PYNQ board's overlay, or on its emulation (``mode``: "board" or "emulated").
+
+    Use :meth:`open`; then :meth:`load` a bundle, :meth:`run` / :meth:`classify` images and
+    :meth:`report` the time per stage. :meth:`close` frees every buffer.
+    """
+
+    def __init__(self, *, profile: BoardProfile, mode: str, manifest: OverlayManifest, overlay,
+                 engine: MspEngine, dma, device, info: EngineInfo, timeout_s: float, max_batch: int,
+                 workdir: "str | None", log: Callable[[str], None]) -> None:
+        self.profile, self.board, self.mode = profile, profile.name, mode
+        self.manifest, self.overlay, self.engine, self.dma, self.device = manifest, overlay, engine, dma, device
+        self.info, self.timeout_s, self.max_batch = info, timeout_s, max_batch
+        self._workdir, self._log = workdir, log
+        self.bundle: "BundleModel | None" = None
+        self.program: "Program | None" = None
+        self.batch = 0
+        self._last_use: "dict[str, int]" = {}
+        self._buffers: dict = {}
+        self._load_times: dict = {}
+        self._last: dict = {}
+        self._runs = 0
+        self._recoveries = 0
+
+    # ---- opening ----------------------------------------------------------------------
+    @classmethod
+    def open(cls, board: str = "pynq-z2", emulate: "bool | None" = None, *,
+             overlay_dir: "str | Path | None" = None, device: "EmulatedDevice | None" = None,
+             timeout_s: float = DEFAULT_TIMEOUT_S, max_batch: int = DEFAULT_MAX_BATCH,
+             record: bool = False, log: "Callable[[str], None] | None" = print) -> "Runtime":
+        """Open the msp_engine overlay of ``board``.
+
+        ``emulate``: True runs on an :class:`EmulatedDevice` (``device``, or a new one);
+        False requires a board and its built overlay; None (default) uses the board when there
+        is one with a built overlay and emulates otherwise. The choice is in ``mode`` and is
+        logged (``log``, default ``print``; None silences it). ``timeout_s`` bounds every wait;
+        ``max_batch`` caps the images per engine call; ``record`` turns the emulated device's
+        recorder on.
+        """
+        profile = get_profile(board)
+        manifest = load_manifest(profile.name, overlay_dir)
+        log = log or (lambda message: None)
+        reason = ""
+        if device is not None and emulate is False:
+            raise ValueError("device= is an emulated device; it cannot be used with emulate=False")
+        if device is not None or emulate is True:
+            mode, reason = "emulated", "as requested"
+        else:
+            found = board_devices()
+            bit = manifest.bitstream_path
+            if found and bit.exists():
+                mode = "board"
+            elif emulate is False:
+                raise BoardNotFound(f"{profile.name}: " + ("no PYNQ board found" if not found else
+                                    f"overlay {bit} is not built (needs Vivado)"))
+            else:
+                mode = "emulated"
+                reason = "no PYNQ board found" if not found else f"overlay {bit.name} not built yet"
+        workdir = None
+        if mode == "emulated":
+            dev = device or EmulatedDevice(profile.name, manifest)
+            dev.recorder.enabled |= record
+            if dev.profile.name != profile.name:
+                raise ValueError(f"device emulates {dev.profile.name}, not {profile.name}")
+            workdir = tempfile.mkdtemp(prefix="msp-pynq-overlay-")
+        try:
+            if mode == "emulated":
+                with dev.activate():                 # pynq 3.0.1 drivers use the active device
+                    overlay = pynq.Overlay(str(dev.write_overlay(workdir)), device=dev)
+            else:
+                overlay = pynq.Overlay(str(manifest.bitstream_path))
+                dev = overlay.device
+            check_ip_dict(manifest, overlay.ip_dict)
+            with dev.activate() if mode == "emulated" else contextlib.nullcontext():
+                engine, dma = getattr(overlay, manifest.engine.name), getattr(overlay, manifest.dma.name)
+            if not isinstance(engine, MspEngine):
+                raise IncompatibleEngine(f"{manifest.engine.name} is bound to {type(engine).__name__}, "
+                                         f"not MspEngine (VLNV {manifest.engine.vlnv})")
+            info = engine.check_identity()
+            engine.soft_reset(timeout_s)
+        except BaseException:
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        rt = cls(profile=profile, mode=mode, manifest=manifest, overlay=overlay, engine=engine, dma=dma,
+                 device=dev, info=info, timeout_s=timeout_s, max_batch=max_batch, workdir=workdir, log=log)
+        log(f"msp_pynq runtime: {profile.name} {mode}" + (f" ({reason})" if reason else "")
+            + f"; engine {info.version[0]}.{info.version[1]}, fingerprint {info.fingerprint_hex}, "
+              f"{info.clock_mhz:g} MHz")
+        return rt
+
+    # ---- bundles ----------------------------------------------------------------------
+    def load(self, bundle_path: "str | Path") -> BundleModel:
+        """Load a bundle for this board and engine; allocate and fill its buffers.
+
+        Refused (BundleError): a bundle for another board or engine version
+        (``load_bundle(path, board=...)``), one whose engine fingerprint differs from the
+        engine's FINGERPRINT register, or one with a layer that does not fit the engine's buffers.
+        """
+        t0 = time.perf_counter()
+        where = str(bundle_path)
+        bundle = load_bundle(bundle_path, board=self.board)
+        stated = str(bundle.manifest.get("engine", {}).get("fingerprint", ""))
+        if stated[:8] != self.info.fingerprint_hex:
+            raise BundleError(f"{where}: compiled for engine {stated[:8] or '?'}, but the loaded "
+                              f"overlay's engine reports fingerprint {self.info.fingerprint_hex}; "
+                              f"recompile the model for this overlay or load the matching overlay")
+        manifest, arrays = read_container(bundle_path)
+        program = build_program(manifest, arrays, where)
+        batch = program.batch_limit(self.info.act_buffer_kib * 1024, self.info.weight_buffer_kib * 1024,
+                                    self.max_batch, where)
+        t1 = time.perf_counter()
+        self.unload()
+        in_bytes, out_bytes = program.buffer_nbytes(batch)
+        bufs = {}
+        try:
+            for key, nbytes in (("params", program.param_nbytes), ("inputs", in_bytes), ("outputs", out_bytes)):
+                bufs[key] = pynq.allocate((nbytes,), np.uint8, target=self.device)
+            params = bufs["params"]
+            for job in program.jobs:
+                if job.params is not None:
+                    params[job.param_offset:job.param_offset + job.params.size] = job.params
+                    params[job.weight_offset:job.weight_offset + job.weights.size] = job.weights
+            params.flush()
+        except BaseException:
+            for buf in bufs.values():
+                buf.freebuffer()
+            raise
+        self._buffers, self.bundle, self.program, self.batch = bufs, bundle, program, batch
+        self._last_use = {name: index for index, job in enumerate(program.jobs) for name in job.inputs}
+        self._load_times = {"bundle_s": t1 - t0, "weights_s": time.perf_counter() - t1,
+                            "param_bytes": program.param_nbytes, "input_buffer_bytes": in_bytes,
+                            "output_buffer_bytes": out_bytes, "batch": batch}
+        self._log(f"msp_pynq runtime: loaded {Path(where).name}: {len(program.jobs)} layers, "
+                  f"{program.param_nbytes} bytes of parameters, batch {batch}")
+        return bundle
+
+    def unload(self) -> None:
+        """Free the current bundle's buffers."""
+        for buf in self._buffers.values():
+            buf.freebuffer()
+        self._buffers = {}
+        self.bundle = self.program = None
+
+    # ---- running ----------------------------------------------------------------------
+    def run(self, images: np.ndarray) -> np.ndarray:
+        """float64 logits ``[N, classes]`` of uint8 NHWC images (bit-identical to ``BundleModel.logits``)."""
+        if self.bundle is None:
+            raise MspRuntimeError("no bundle loaded: call load() first")
+        t0 = time.perf_counter()
+        x = np.ascontiguousarray(self.bundle.check_images(images))
+        stages = dict.fromkeys(("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s"), 0.0)
+        per_layer = [{"name": job.name, "op": job.op.name.lower(), "cycles": 0} for job in self.program.jobs]
+        stages["preprocess_s"] = time.perf_counter() - t0
+        accs = []
+        for start in range(0, len(x), self.batch):
+            accs.append(self._run_batch(x[start:start + self.batch], stages, per_layer))
+        t = time.perf_counter()
+        acc = np.concatenate(accs) if len(accs) > 1 else accs[0]
+        logits = acc.astype(np.float64) * self.bundle.logit_scale
+        stages["postprocess_s"] += time.perf_counter() - t
+        cycles = sum(v["cycles"] for v in per_layer)
+        clock_hz = self.info.clock_khz * 1000.0
+        for v in per_layer:
+            v["engine_s"] = v["cycles"] / clock_hz
+        self._runs += 1
+        self._last = dict(images=len(x), batches=len(accs), **stages, engine_cycles=cycles,
+                          engine_s=cycles / clock_hz, wall_s=time.perf_counter() - t0,
+                          layers=per_layer)
+        return logits
+
+    def _run_batch(self, x: np.ndarray, stages: dict, per_layer: list) -> np.ndarray:
+        """One engine call per layer on a batch; tensors are dropped after their last use."""
+        tensors = {self.program.input_name: x}
+        for index, job in enumerate(self.program.jobs):
+            try:
+                out = self._run_job(job, [tensors[n] for n in job.inputs], stages, per_layer[index])
+            except Exception as exc:
+                try:
+                    self.recover()
+                except Exception as failed:
+                    raise MspRuntimeError(f"{exc}; resetting the DMA and the engine afterwards "
+                                          f"failed too: {failed}") from exc
+                raise
+            tensors[job.output] = out
+            for name in set(job.inputs):
+                if self._last_use[name] == index and name != self.program.output_name:
+                    del tensors[name]
+        return tensors[self.program.output_name]
+
+    def _run_job(self, job: LayerJob, inputs: "list[np.ndarray]", stages: dict, layer_stats: dict) -> np.ndarray:
+        """Copy the inputs into the DMA buffer, run the layer on the engine, fetch its output."""
+        n = len(inputs[0])
+        desc = job.descriptor_for(n)
+        t0 = time.perf_counter()
+        inbuf, outbuf, params = self._buffers["inputs"], self._buffers["outputs"], self._buffers["params"]
+        packets, offset = [], 0
+        if job.params is not None:
+            packets += [params[job.param_offset:job.param_offset + job.params.size],
+                        params[job.weight_offset:job.weight_offset + job.weights.size]]
+        for tensor in inputs:
+            flat = np.ascontiguousarray(tensor).reshape(-1).view(np.uint8)
+            inbuf[offset:offset + flat.size] = flat
+            packets.append(inbuf[offset:offset + flat.size])
+            offset = align(offset + flat.size)
+        output = outbuf[:desc.output_nbytes]
+        result = self.engine.run_layer(self.dma, job.name, desc, packets, output, self.timeout_s)
+        out = np.array(output).view(desc.output_dtype).reshape((n,) + job.out_shape)
+        if job.row_order is not None:                     # engine order -> channel order
+            natural = np.empty_like(out)
+            natural[..., job.row_order] = out
+            out = natural
+        weights_s, wait_s = result.times.get("weights_s", 0.0), result.times.get("engine_wait_s", 0.0)
+        stages["weights_s"] += weights_s
+        stages["engine_wait_s"] += wait_s
+        stages["dma_s"] += time.perf_counter() - t0 - weights_s - wait_s
+        layer_stats["cycles"] += result.cycles
+        return out
+
+    def classify(self, image: np.ndarray) -> "tuple[int, str, float]":
+        """``(class index, class name, score)`` of one uint8 HWC image; the score is the
+        softmax of the logits at that class (probability-like, not calibrated)."""
+        x = np.asarray(image)
+        if x.ndim == 4 and len(x) != 1:
+            raise ValueError(f"classify takes one image, got a batch of {len(x)}; use run()")
+        logits = self.run(x if x.ndim == 4 else x[None])[0]
+        index = int(np.argmax(logits))
+        z = np.exp(logits - logits[index])
+        names = self.bundle.classes
+        return index, (names[index] if index < len(names) else str(index)), float(1.0 / z.sum())
+
+    # ---- recovery and reporting -------------------------------------------------------
+    def recover(self) -> None:
+        """Reset the AXI DMA (both channels) and then the engine; the next run starts clean."""
+        self._recoveries += 1
+        dmaops.reset_dma(self.dma, self.timeout_s)
+        self.engine.soft_reset(self.timeout_s)
+
+    def report(self) -> dict:
+        """Time per stage of the last run and of the bundle load.
+
+        ``last_run``: ``preprocess_s`` (image checks), ``weights_s`` (MM2S of parameter and
+        weight packets), ``dma_s`` (programming, activation copies in and out of the DMA
+        buffers, MM2S of inputs, S2MM, channel reordering; in emulated mode it includes the
+        emulator's compute, which runs when the last input packet arrives),
+        ``engine_wait_s`` (host time polling STATUS), ``engine_s`` (modelled board time:
+        CYCLES summed over layers / CLOCK_KHZ), ``postprocess_s`` (int32 to logits),
+        ``wall_s``, and ``layers`` (cycles and engine time per layer). Host times are
+        wall-clock seconds of this machine.
+        """
+        return {"mode": self.mode, "board": self.board,
+                "bundle": self.bundle.path if self.bundle else None,
+                "engine": {"version": "%d.%d" % self.info.version, "fingerprint": self.info.fingerprint_hex,
+                           "clock_mhz": self.info.clock_mhz, "vector_width": self.info.vector_width,
+                           "lut_rows": self.info.lut_rows, "dsp_rows": self.info.dsp_rows},
+                "load": dict(self._load_times), "runs": self._runs, "recoveries": self._recoveries,
+                "last_run": dict(self._last)}
+
+    # ---- closing ----------------------------------------------------------------------
+    def close(self) -> None:
+        """Free the buffers and the emulated overlay's files."""
+        self.unload()
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Runtime {self.board} {self.mode}, bundle {self.bundle.path if self.bundle else None}>"

@@ -1,0 +1,38 @@
+"""A compiled ResNet-20 through the runtime on the emulated overlays of both boards."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from msp_pynq.bundle.container import BundleError
+from msp_pynq.bundle.model import load_bundle
+
+from .runtime_helpers import images
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])
+def test_resnet20_logits_equal_the_bundle_emulator_bit_for_bit(runtime, resnet_bundles, board):
+    rt = runtime(board)
+    bundle = rt.load(resnet_bundles[board])
+    x = images(5, (32, 32, 3), seed=7)
+    want = load_bundle(resnet_bundles[board], board=board).logits(x)     # same int32 accumulators
+    got = rt.run(x)
+    assert got.dtype == np.float64 and got.shape == (5, 10)
+    assert np.array_equal(got, want)                                     # bit for bit
+    assert np.array_equal(rt.run(x[:2]), want[:2])
+    index, name, _ = rt.classify(x[4])
+    assert (index, name) == (int(want[4].argmax()), bundle.classes[int(want[4].argmax())])
+    report = rt.report()
+    layers = report["last_run"]["layers"]
+    assert len(layers) == len(bundle.network.layers) == 32
+    assert all(layer["cycles"] > 0 for layer in layers)
+    # the add layers' input a must fit the activation buffer: 32x32x16 bytes per image
+    assert report["load"]["batch"] == (8 if board == "pynq-z2" else 16)
+    assert rt.device.engine_model.stats["layers"] == 32 * 2 + 32 and rt.device.engine_model.stats["errors"] == 0
+
+
+def test_resnet20_bundle_for_the_other_board_is_refused(runtime, resnet_bundles):
+    rt = runtime("pynq-z2")
+    with pytest.raises(BundleError, match="compiled for board 'zcu104', not 'pynq-z2'"):
+        rt.load(resnet_bundles["zcu104"])
+    rt.load(resnet_bundles["pynq-z2"])
