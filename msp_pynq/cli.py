@@ -10,6 +10,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .boards.profiles import PROFILES, get_profile, mixed_speedup, row_split, sp2_row_share
 from .errors import MSPError
@@ -132,6 +134,27 @@ def _quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .data.images import image_files, load_images
+    from .runtime import Runtime
+    with Runtime.open(args.board, emulate=True if args.emulate else None, timeout_s=args.timeout) as rt:
+        bundle = rt.load(args.model)
+        h, w, c = bundle.input_shape
+        files = image_files(args.images)[:args.limit]
+        images = load_images(args.images, (h, w), c, args.limit)
+        logits = rt.run(images)
+        for f, row in zip(files, logits):
+            z = np.exp(row - row.max())
+            top = np.argsort(row)[::-1][:3]
+            names = [bundle.classes[i] if i < len(bundle.classes) else str(i) for i in top]
+            print(f"{f.name}: " + ", ".join(f"{n} {z[i] / z.sum():.2f}" for n, i in zip(names, top)))
+        last = rt.report()["last_run"]
+        print(f"{len(images)} images on {rt.board} ({rt.mode}): modelled engine time "
+              f"{1e3 * last['engine_s'] / len(images):.2f} ms/image, host wall time "
+              f"{1e3 * last['wall_s'] / len(images):.1f} ms/image")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msp-pynq", description="MSP quantized CNNs on PYNQ boards")
     parser.add_argument("--version", action="version", version=f"msp-pynq {__version__}")
@@ -190,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="what the float model expects for pixel 255 (1.0 or 255.0)")
     pq.add_argument("--limit", type=int, default=512, help="calibration images used (default 512)")
     pq.set_defaults(func=_quantize)
+
+    rn = sub.add_parser("run", help="classify images with a bundle on the board or its emulation")
+    rn.add_argument("--model", required=True, help="bundle (.mspb)")
+    rn.add_argument("--images", required=True, help="an image file or a folder of images")
+    rn.add_argument("--board", default="pynq-z2")
+    rn.add_argument("--emulate", action="store_true", help="emulate even when a board is present")
+    rn.add_argument("--limit", type=int, default=64, help="at most this many images")
+    rn.add_argument("--timeout", type=float, default=2.0, help="seconds for any one hardware wait")
+    rn.set_defaults(func=_run)
 
     ev = sub.add_parser("eval", help="accuracy of a bundle in the emulator on CIFAR-10")
     ev.add_argument("--model", required=True, help="bundle (.mspb)")

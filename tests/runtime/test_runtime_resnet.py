@@ -36,3 +36,23 @@ def test_resnet20_bundle_for_the_other_board_is_refused(runtime, resnet_bundles)
     with pytest.raises(BundleError, match="compiled for board 'zcu104', not 'pynq-z2'"):
         rt.load(resnet_bundles["zcu104"])
     rt.load(resnet_bundles["pynq-z2"])
+
+
+def test_cli_run_on_image_files(resnet_bundles, tmp_path, capsys):
+    """`msp-pynq run` on a folder of image files, emulated: one line per image, top class first."""
+    from PIL import Image
+    from msp_pynq.cli import main
+    x = images(3, (32, 32, 3), seed=11)
+    for i, img in enumerate(x):
+        Image.fromarray(img).save(tmp_path / f"img{i}.png")
+    assert main(["run", "--model", str(resnet_bundles["pynq-z2"]), "--images", str(tmp_path),
+                 "--board", "pynq-z2", "--emulate"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    want = load_bundle(resnet_bundles["pynq-z2"]).predict(x)[1]
+    lines = [line for line in out if line.startswith("img")]
+    assert len(lines) == 3
+    classes = load_bundle(resnet_bundles["pynq-z2"]).classes
+    for line, k in zip(lines, want):
+        top = line.split(": ", 1)[1].split(",")[0].rsplit(" ", 1)[0]
+        assert top == (classes[k] if classes else str(k))
+    assert "(emulated)" in out[-1] and "ms/image" in out[-1]
