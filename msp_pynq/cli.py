@@ -62,7 +62,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import torch
     from .data.cifar10 import CIFAR10_CLASSES
     from .export import to_onnx
     from .train.checkpoint import load_checkpoint
@@ -77,8 +76,7 @@ def _export(args: argparse.Namespace) -> int:
     model.eval()
     classes = list(CIFAR10_CLASSES) if cfg.model in ("resnet20", "resnet32", "cnv") else []
     to_onnx(model, args.out, class_names=classes)
-    with torch.no_grad():
-        print(f"wrote {args.out} ({model.msp_config})")
+    print(f"wrote {args.out} ({model.msp_config})")
     return 0
 
 

@@ -39,16 +39,10 @@ def load_runs(root: Path) -> dict:
 
 def layer_mix(checkpoint: Path) -> "list[tuple[str, dict]]":
     with np.load(checkpoint, allow_pickle=False) as data:
-        keys = [k for k in data.files if k.endswith(".scheme_ids")]
-        header = json.loads(bytes(data["header"]).decode())
-        order = [k for k in _model_order(header, data.files) if k in keys]
+        order = [k for k in data.files if k.startswith("model/") and k.endswith(".scheme_ids")]
         return [(k[6:-len(".scheme_ids")],
                  {SCHEME_NAMES[i]: int(n) for i, n in enumerate(np.bincount(data[k], minlength=4)) if n})
                 for k in order]
-
-
-def _model_order(header: dict, files: list) -> list:
-    return [f for f in files if f.startswith("model/")]
 
 
 def plot(runs: dict, mix: list, path: Path) -> None:

@@ -3,8 +3,8 @@
 pynq's ``_SDMAChannel.wait()`` spins on DMASR with no timeout, and once a channel has halted
 on an error it reports "DMA channel not started" instead of the error; ``start()`` spins
 without a timeout too. :func:`wait_channel` polls DMASR itself with a deadline and decodes the
-error bits before it calls pynq's ``wait()`` for its bookkeeping (S2MM invalidate,
-``transferred``); :func:`reset_dma` soft-resets the core and restarts both channels, each step
+error bits, then does pynq's post-wait bookkeeping itself (S2MM invalidate,
+``transferred``) instead of calling ``wait()``; :func:`reset_dma` soft-resets the core and restarts both channels, each step
 with a deadline. See docs/design/pynq-emulation.md.
 """
 from __future__ import annotations
@@ -86,8 +86,14 @@ def wait_channel(dma, which: str, timeout_s: float, what: str = "",
     if sr & (SR_INT_ERR | SR_SLV_ERR | SR_DEC_ERR | SR_HALTED):
         raise DmaError(f"{prefix}{which.upper()} channel error (DMASR=0x{sr:08x}: "
                        f"{describe_dmasr(sr)}){extra}", channel=which, dmasr=sr)
+    # What pynq's wait() does once idle, without its unbounded loop: invalidate the S2MM
+    # destination, record the bytes moved, release the buffer.
     channel = _channel(dma, which)
-    channel.wait()                      # idle already: pynq's bookkeeping only
+    active = getattr(channel, "_active_buffer", None)
+    if which == S2MM and active is not None:
+        active.invalidate()
+    channel._active_buffer = None
+    channel.transferred = dma.read(LENGTH_OFFSET[which])
     return int(channel.transferred)
 
 
