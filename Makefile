@@ -20,20 +20,38 @@ hdl-tools:
 	@command -v iverilog >/dev/null && command -v yosys >/dev/null || \
 	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iverilog yosys)
 
-# Main job: the emulator benchmark on a synthetic ResNet-20 (quick settings).
-demo: setup
-	$(PY) benchmarks/bench_emulator.py --quick
+DEMO_BUNDLE ?= models/resnet20-msp8-exact.pynq-z2.mspb
 
-# Full benchmark, rewriting the committed report.
+# Main job: the committed ResNet-20 bundle classifies scikit-image's sample photos on the
+# emulated PYNQ-Z2 overlay, through the same runtime and pynq calls as on the board.
+demo: setup
+	$(VENV)/bin/msp-pynq run --model $(DEMO_BUNDLE) --emulate
+
+# Benchmarks, rewriting the committed reports (pause other CPU work while they run).
 bench: setup
 	$(PY) benchmarks/bench_emulator.py --report docs/benchmarks/emulator.md
+	$(VENV)/bin/msp-pynq bench --report docs/benchmarks/runtime.md
 
 # Train every model of docs/results/cifar10.md (hours; resumable) and rebuild the report.
 cifar10-results: setup
 	PY=$(PY) scripts/cifar10_experiments.sh
 
-test: setup hdl-tools
+# The runtime again under pynq 3.0.1 (what the board images ship), in a venv of its own with
+# the board-side packages only (no torch): it runs the committed bundles.
+VENV3 ?= .venv-pynq3
+TEST_BUNDLES ?= models/resnet20-msp8-exact.{board}.mspb
+
+$(VENV3)/.installed: setup.py constraints.txt
+	$(PYTHON) -m venv $(VENV3)
+	sed 's/^pynq==.*/pynq==3.0.1/' constraints.txt > $(VENV3)/constraints.txt
+	echo 'pycparser<3' >> $(VENV3)/constraints.txt     # pynq 3.0.1's cffi needs the 2.x parser
+	$(VENV3)/bin/python -m pip install -q -c $(VENV3)/constraints.txt -e ".[board]" \
+	  pytest hypothesis threadpoolctl tqdm pillow
+	touch $@
+
+test: setup hdl-tools $(VENV3)/.installed
 	$(PY) -m pytest
+	MSP_PYNQ_TEST_BUNDLES='$(TEST_BUNDLES)' $(VENV3)/bin/python -m pytest -q tests/runtime
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV3) .pytest_cache .hypothesis

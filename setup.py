@@ -30,7 +30,7 @@ setup(
         "board": ["pynq>=3.0.1"],
         "host": ["torch>=2.1", "onnx>=1.14", "onnxruntime>=1.16", "protobuf<6", "tqdm",
                  "matplotlib", "opencv-python-headless", "pillow", "threadpoolctl",
-                 "pynq>=3.0.1"],
+                 "pynq>=3.0.1", "scikit-image"],   # scikit-image: the demo's sample photos
         "hdl": ["cocotb>=2.0", "cocotbext-axi"],
         "test": ["pytest", "hypothesis", "threadpoolctl", "qonnx"],   # qonnx: sample ONNX models
     },

@@ -19,7 +19,9 @@ from .errors import MSPError
 
 def _info(args: argparse.Namespace) -> int:
     import numpy as np
-    print(f"msp-pynq {__version__}, numpy {np.__version__}, Python {sys.version.split()[0]}")
+    import pynq
+    print(f"msp-pynq {__version__}, pynq {pynq.__version__}, numpy {np.__version__}, "
+          f"Python {sys.version.split()[0]}")
     names = [args.board] if args.board else list(PROFILES)
     for name in names:
         p = get_profile(name)
@@ -37,7 +39,29 @@ def _info(args: argparse.Namespace) -> int:
               f"fixed-4, {split.fixed8} fixed-8; modelled speedup over DSP-only "
               f"{mixed_speedup(p, args.share_8bit):.2f}x")
         print(f"  host       {p.cpu}, DDR about {p.ddr_gbytes_per_s:g} GB/s")
+        _overlay_info(p.name, args.engine)
     return 0
+
+
+def _overlay_info(board: str, probe: bool) -> None:
+    """The overlay manifest, and with ``probe`` the engine registers read through the runtime."""
+    from .runtime import Runtime
+    from .runtime.runtime import board_devices
+    from .runtime.manifest import load_manifest
+    m = load_manifest(board)
+    built = "built" if m.bitstream_path.exists() else "not built yet (needs Vivado: hardware issue)"
+    print(f"  overlay    {m.directory}: {m.bitstream} {built}; fabric clock {m.clock_mhz:g} MHz")
+    for ip in m.ips.values():
+        print(f"    {ip.name:<12} {ip.vlnv} at 0x{ip.base_address:08X} (+0x{ip.range:X})")
+    if not probe:
+        return
+    found = board_devices()
+    with Runtime.open(board, log=None) as rt:
+        i = rt.info
+        print(f"  engine     {rt.mode} ({'board found' if found else 'no PYNQ board here'}): version "
+              f"{i.version[0]}.{i.version[1]}, fingerprint {i.fingerprint_hex}, {i.lut_rows} LUT rows + "
+              f"{i.dsp_rows} DSP rows x {i.vector_width}, buffers {i.act_buffer_kib} KiB activations / "
+              f"{i.weight_buffer_kib} KiB weights, {i.clock_mhz:g} MHz")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -51,7 +75,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(model=args.model, out=args.out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
                       seed=args.seed, data=args.data, train_limit=args.train_limit,
-                      val_limit=args.val_limit, resume=args.resume, init=args.init, quant=quant,
+                      val_limit=args.val_limit, resume=args.resume, init=args.init, quant=quant, exact=args.exact,
                       threads=args.threads, progress=not args.no_progress,
                       command="msp-pynq " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     summary = train(cfg)
@@ -133,13 +157,14 @@ def _quantize(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .data.images import image_files, load_images
+    from .data.images import image_files, load_images, sample_photos
     from .runtime import Runtime
+    source = args.images or sample_photos()
     with Runtime.open(args.board, emulate=True if args.emulate else None, timeout_s=args.timeout) as rt:
         bundle = rt.load(args.model)
         h, w, c = bundle.input_shape
-        files = image_files(args.images)[:args.limit]
-        images = load_images(args.images, (h, w), c, args.limit)
+        files = image_files(source)[:args.limit]
+        images = load_images(source, (h, w), c, args.limit)
         logits = rt.run(images)
         for f, row in zip(files, logits):
             z = np.exp(row - row.max())
@@ -153,6 +178,31 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    import json
+    import platform
+
+    from .runtime.bench import bench_bundles, markdown
+    paths = args.models or sorted(str(p) for p in Path("models").glob("*.mspb"))
+    if not paths:
+        raise MSPError("no bundles to benchmark: pass --models BUNDLE... (none in ./models)")
+    rows = bench_bundles(paths, tuple(args.batch), args.seconds, args.threads, progress=True)
+    table = markdown(rows)
+    print(table)
+    if args.report:
+        command = "msp-pynq " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        Path(args.report).write_text(
+            "# Runtime benchmark\n\n"
+            f"Measured with `{command}` on {platform.processor() or platform.machine()} "
+            f"({args.threads} BLAS thread(s)), the emulated overlay. Host overhead = wall time minus "
+            "the time inside the emulated device (register, DMA and engine models), per image: what the runtime itself costs on this PC "
+            "(not measured on a board, whose ARM cores are slower than this PC). Modelled engine time = CYCLES / "
+            "clock from the board profile, whose per-MAC costs are placeholders until the hardware "
+            "issue measures them.\n\n" + table + "\n\n<details><summary>raw</summary>\n\n```json\n"
+            + json.dumps(rows, indent=1) + "\n```\n</details>\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msp-pynq", description="MSP quantized CNNs on PYNQ boards")
     parser.add_argument("--version", action="version", version=f"msp-pynq {__version__}")
@@ -160,7 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="versions and board profiles")
     info.add_argument("--board", help="one board (default: all)")
     info.add_argument("--share-8bit", type=float, default=0.05, help="share of 8-bit rows (default 0.05)")
+    info.add_argument("--engine", action="store_true",
+                      help="open the runtime (board, or emulated) and read the engine's ID and geometry registers")
     info.set_defaults(func=_info)
+
+    be = sub.add_parser("bench", help="runtime host overhead and modelled board fps of bundles",
+                        description="Runs each bundle on its board's emulated overlay; reports the "
+                                    "runtime's own host time per image (emulator compute taken out) and "
+                                    "the modelled engine time and fps.")
+    be.add_argument("--models", nargs="+", help="bundles (default: models/*.mspb)")
+    be.add_argument("--batch", type=int, nargs="+", default=[1, 16])
+    be.add_argument("--seconds", type=float, default=3.0, help="timing per bundle and batch")
+    be.add_argument("--threads", type=int, default=1, help="BLAS threads for the emulator")
+    be.add_argument("--report", help="also write the Markdown report here")
+    be.set_defaults(func=_bench)
 
     tr = sub.add_parser("train", help="float training or MSP quantization-aware training on CIFAR-10",
                         description="Float: msp-pynq train --model resnet20 --out runs/r20-float. "
@@ -174,7 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--sp2-share", type=float, default=None, help="override the board's SP2 share")
     tr.add_argument("--act-bits", type=int, default=4)
     tr.add_argument("--no-first-last-8bit", action="store_true")
-    tr.add_argument("--init", help="float checkpoint to start QAT from")
+    tr.add_argument("--init", help="float checkpoint to start QAT from (with --exact: a QAT checkpoint)")
+    tr.add_argument("--exact", action="store_true",
+                    help="fine-tune a QAT checkpoint in integer-exact mode (BN folded, the contract's "
+                         "rounding): PyTorch's accuracy becomes the bundle's")
     tr.add_argument("--epochs", type=int, default=40)
     tr.add_argument("--batch-size", type=int, default=128)
     tr.add_argument("--lr", type=float, default=0.1)
@@ -214,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rn = sub.add_parser("run", help="classify images with a bundle on the board or its emulation")
     rn.add_argument("--model", required=True, help="bundle (.mspb)")
-    rn.add_argument("--images", required=True, help="an image file or a folder of images")
+    rn.add_argument("--images", help="an image file or a folder of images "
+                                     "(default: scikit-image's sample photos: a cat, a rocket, a motorcycle...)")
     rn.add_argument("--board", default="pynq-z2")
     rn.add_argument("--emulate", action="store_true", help="emulate even when a board is present")
     rn.add_argument("--limit", type=int, default=64, help="at most this many images")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Fake-quant (PyTorch) vs onnxruntime (exported ONNX) vs emulator (bundle) on the CIFAR-10
-validation split, for trained QAT runs; writes docs/results/cifar10_agreement.md and copies each
-run's checkpoint, ONNX and bundles into models/.
+validation split, for trained QAT runs; writes docs/results/cifar10_agreement.md. Each run's
+checkpoint, ONNX and bundles go to models/ for the runs named after --commit, else to <run>/export/.
 
-    python scripts/cifar10_agreement.py runs/cifar10/resnet20-msp8 [more runs...]
+    python scripts/cifar10_agreement.py runs/cifar10/resnet20-msp8 [more runs...] [--commit resnet20-msp8]
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def evaluate_run(run: Path, models: Path, images: np.ndarray, labels: np.ndarray
     from msp_pynq.compiler import compile as compile_model
     from msp_pynq.data.cifar10 import CIFAR10_CLASSES
     from msp_pynq.export import to_onnx
+    from msp_pynq.quant import integer_exact
     from msp_pynq.train.checkpoint import load_checkpoint
     from msp_pynq.train.loop import TrainConfig, build
 
@@ -41,9 +42,16 @@ def evaluate_run(run: Path, models: Path, images: np.ndarray, labels: np.ndarray
     to_onnx(model, str(onnx_path), class_names=list(CIFAR10_CLASSES))
     shutil.copy(run / "final.npz", models / f"{name}.npz")
     x_float = torch.from_numpy(images.transpose(0, 3, 1, 2).astype(np.float32) / 255)
-    with torch.no_grad():
-        torch_pred = np.concatenate([model(x_float[i:i + 500]).argmax(1).numpy()
-                                     for i in range(0, len(images), 500)])
+
+    def torch_predict(net) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate([net(x_float[i:i + 500]).argmax(1).numpy() for i in range(0, len(images), 500)])
+
+    # PyTorch both ways: the QAT forward pass (float fake-quant) and integer-exact mode
+    if cfg.exact:
+        exact_pred, float_pred = torch_predict(model), torch_predict(model.model)
+    else:
+        exact_pred, float_pred = torch_predict(integer_exact(model).eval()), torch_predict(model)
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     ort_pred = np.concatenate([sess.run(None, {"input": x_float[i:i + 500].numpy()})[0].argmax(1)
                                for i in range(0, len(images), 500)])
@@ -58,30 +66,44 @@ def evaluate_run(run: Path, models: Path, images: np.ndarray, labels: np.ndarray
         result["boards"][board] = {
             "bundle": bundle_path.name, "bundle_bytes": bundle_path.stat().st_size,
             "emulator_acc": float((emu_pred == labels).mean()),
-            "emulator_vs_torch": float((emu_pred == torch_pred).mean()),
+            "emulator_vs_exact": float((emu_pred == exact_pred).mean()),
+            "emulator_vs_float_fake_quant": float((emu_pred == float_pred).mean()),
             "emulator_vs_ort": float((emu_pred == ort_pred).mean()),
             "emulator_seconds": round(seconds, 1)}
-    result.update(torch_acc=float((torch_pred == labels).mean()), ort_acc=float((ort_pred == labels).mean()),
-                  ort_vs_torch=float((ort_pred == torch_pred).mean()), quant=cfg.quant)
+    acc = lambda pred: float((pred == labels).mean())   # noqa: E731
+    result.update(trained_exact=cfg.exact, float_fake_quant_acc=acc(float_pred), exact_acc=acc(exact_pred),
+                  ort_acc=acc(ort_pred), ort_vs_float_fake_quant=float((ort_pred == float_pred).mean()),
+                  quant=cfg.quant)
     return result
 
 
-def main(runs: "list[str]") -> int:
+def main(argv: "list[str]") -> int:
+    import argparse
     from msp_pynq.data import load_cifar10
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+")
+    parser.add_argument("--commit", nargs="*", default=[], help="run names whose files go to models/")
+    args = parser.parse_args(argv)
     images, labels = load_cifar10(split="val", progress=False)
-    results = [evaluate_run(Path(r), ROOT / "models", images, labels) for r in runs]
-    lines = ["| run | board | PyTorch fake-quant | onnxruntime (ONNX) | emulator (bundle) | "
-             "emulator = fake-quant | emulator = onnxruntime | onnxruntime = fake-quant | bundle size |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    results = [evaluate_run(Path(r), ROOT / "models" if Path(r).name in args.commit else Path(r) / "export",
+                            images, labels) for r in args.runs]
+    lines = ["| run | board | PyTorch float fake-quant | PyTorch integer-exact | onnxruntime (ONNX) | "
+             "emulator (bundle) | emulator = integer-exact | emulator = float fake-quant | "
+             "emulator = onnxruntime | onnxruntime = float fake-quant | bundle size |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for board, b in r["boards"].items():
-            lines.append(f"| {r['run']} | {board} | {r['torch_acc']:.2%} | {r['ort_acc']:.2%} | "
-                         f"{b['emulator_acc']:.2%} | {b['emulator_vs_torch']:.2%} | {b['emulator_vs_ort']:.2%} | "
-                         f"{r['ort_vs_torch']:.2%} | {b['bundle_bytes']:,} B |")
+            lines.append(f"| {r['run']} | {board} | {r['float_fake_quant_acc']:.2%} | {r['exact_acc']:.2%} | "
+                         f"{r['ort_acc']:.2%} | {b['emulator_acc']:.2%} | {b['emulator_vs_exact']:.2%} | "
+                         f"{b['emulator_vs_float_fake_quant']:.2%} | {b['emulator_vs_ort']:.2%} | "
+                         f"{r['ort_vs_float_fake_quant']:.2%} | {b['bundle_bytes']:,} B |")
     out = ROOT / "docs" / "results" / "cifar10_agreement.md"
     out.write_text("# Agreement: fake-quant vs ONNX vs emulator (CIFAR-10 validation, 5,000 images)\n\n"
-                   f"Measured with `python scripts/cifar10_agreement.py {' '.join(runs)}`. Accuracy is "
-                   "top-1; agreement is the share of images with the same top-1 class.\n\n"
+                   f"Measured with `python scripts/cifar10_agreement.py {' '.join(argv)}`. Accuracy is "
+                   "top-1; agreement is the share of images with the same top-1 class. PyTorch float "
+                   "fake-quant is the QAT forward pass; integer-exact is the same weights run by "
+                   "`msp_pynq.quant.integer_exact` (BN folded, the contract's rounding; docs/quantization.md). "
+                   "A run trained with `--exact` was fine-tuned in that mode.\n\n"
                    + "\n".join(lines) + "\n")
     (ROOT / "docs" / "results" / "cifar10_agreement.json").write_text(json.dumps(results, indent=2) + "\n")
     print("\n".join(lines))

@@ -19,13 +19,16 @@ run $R/resnet20-float  --model resnet20 --epochs 80
 # MSP first (the point of the table), then the single-scheme baselines.
 run $R/resnet20-msp8   --model resnet20 --scheme msp --share-8bit 0.05 --init $R/resnet20-float/best.npz \
                        --epochs $QAT_EPOCHS --lr 0.01 --warmup-epochs 0
+# The MSP + 8-bit model fine-tuned in integer-exact mode: the deployed (committed) model.
+run $R/resnet20-msp8-exact --model resnet20 --scheme msp --share-8bit 0.05 --init $R/resnet20-msp8/final.npz \
+                       --exact --epochs 3 --lr 0.002 --warmup-epochs 0
 run $R/resnet20-msp    --model resnet20 --scheme msp --share-8bit 0 --init $R/resnet20-float/best.npz \
                        --epochs $QAT_EPOCHS --lr 0.01 --warmup-epochs 0
 for s in fixed4 sp2_4 pow2_4; do
   run $R/resnet20-$s   --model resnet20 --scheme $s --share-8bit 0 --init $R/resnet20-float/best.npz \
                        --epochs $QAT_EPOCHS --lr 0.01 --warmup-epochs 0
 done
-run $R/cnv-float       --model cnv --epochs 60
+run $R/cnv-float       --model cnv --epochs 25
 run $R/cnv-msp8        --model cnv --scheme msp --share-8bit 0.05 --init $R/cnv-float/best.npz \
-                       --epochs $QAT_EPOCHS --lr 0.01 --warmup-epochs 0
+                       --epochs 8 --lr 0.01 --warmup-epochs 0
 $PY scripts/cifar10_results.py $R

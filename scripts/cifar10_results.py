@@ -9,6 +9,7 @@ run's final checkpoint (per-layer row schemes, read with numpy alone).
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ ROWS = [  # run folder, model, description
     ("resnet20-pow2_4", "ResNet-20", "all rows power-of-two 4-bit (W4A4)"),
     ("resnet20-msp", "ResNet-20", "MSP mixed, pynq-z2 ratio (W4A4)"),
     ("resnet20-msp8", "ResNet-20", "MSP mixed + 5% 8-bit rows (A4)"),
+    ("resnet20-msp8-exact", "ResNet-20", "the row above + 3 epochs integer-exact (deployed bundle)"),
     ("cnv-float", "CNV", "float"),
     ("cnv-msp8", "CNV", "MSP mixed + 5% 8-bit rows (A4)"),
 ]
@@ -85,14 +87,21 @@ def main(root: str = "runs/cifar10", out: str = "docs/results") -> int:
     root_p, out_p = Path(root), Path(out)
     runs = load_runs(root_p)
     out_p.mkdir(parents=True, exist_ok=True)
-    lines = ["| model | weights | val top-1 | epochs | wall time | command |",
-             "|---|---|---:|---:|---:|---|"]
+    logs = out_p / "runs"                # each run's summary and per-epoch log, committed
+    logs.mkdir(exist_ok=True)
+    for name in runs:
+        shutil.copy(root_p / name / "summary.json", logs / f"{name}.json")
+        shutil.copy(root_p / name / "log.csv", logs / f"{name}.csv")
+    lines = ["| model | weights | val top-1 | vs float | epochs | wall time | command |",
+             "|---|---|---:|---:|---:|---:|---|"]
     for name, model, desc in ROWS:
         r = runs.get(name)
         if r is None:
-            lines.append(f"| {model} | {desc} | not run yet | | | |")
+            lines.append(f"| {model} | {desc} | not run yet | | | | |")
             continue
-        lines.append(f"| {model} | {desc} | {100 * r['val_acc']:.2f}% | {r['epochs']} | "
+        base = runs.get(f"{name.split('-')[0]}-float")
+        delta = f"{100 * (r['val_acc'] - base['val_acc']):+.2f}" if base and base is not r else ""
+        lines.append(f"| {model} | {desc} | {100 * r['val_acc']:.2f}% | {delta} | {r['epochs']} | "
                      f"{r['train_seconds'] / 60:.0f} min | `{r.get('command', '')}` |")
     ckpt = root_p / "resnet20-msp8" / "final.npz"
     mix = layer_mix(ckpt) if ckpt.exists() else []
@@ -109,6 +118,10 @@ def main(root: str = "runs/cifar10", out: str = "docs/results") -> int:
             + "; ".join(f"{n} {a}%" for n, a in PUBLISHED) + ".", ""]
     if runs:
         text += ["![accuracy by scheme and per-layer row mix](cifar10.png)", ""]
+    agreement = out_p / "cifar10_agreement.md"
+    if agreement.exists():             # written by scripts/cifar10_agreement.py
+        body = agreement.read_text().split("\n", 2)[2]
+        text += ["## Agreement: PyTorch vs onnxruntime vs the emulator on the bundle", "", body.strip(), ""]
     if mix:
         text += ["Per-layer rows of the MSP + 8-bit ResNet-20:", "",
                  "| layer | " + " | ".join(SCHEME_NAMES[:3]) + " |", "|---|---:|---:|---:|"]

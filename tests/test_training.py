@@ -108,3 +108,21 @@ def test_torchrun_two_processes(data, tmp_path):
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["epochs"] == 1
     assert "final validation accuracy" in done.stdout
+
+
+def test_exact_fine_tuning_from_a_qat_checkpoint(data, tmp_path):
+    quant = {"board": "pynq-z2", "scheme": "msp", "share_8bit": 0.05, "act_bits": 4}
+    with pytest.raises(MSPError, match="give its checkpoint with --init"):
+        train(_cfg(data, tmp_path / "bad", epochs=1, quant=quant, exact=True))
+    train(_cfg(data, tmp_path / "float", epochs=1))
+    train(_cfg(data, tmp_path / "qat", epochs=1, lr=0.01, init=str(tmp_path / "float" / "final.npz"),
+               quant=quant))
+    summary = train(_cfg(data, tmp_path / "exact", epochs=1, lr=0.001, quant=quant, exact=True,
+                         init=str(tmp_path / "qat" / "final.npz")))
+    assert np.isfinite(summary["val_loss"])
+    from msp_pynq.quant import IntegerExact
+    from msp_pynq.train.loop import build
+    cfg = _cfg(data, tmp_path / "exact", quant=quant, exact=True)
+    model = build(cfg)
+    assert isinstance(model, IntegerExact)
+    load_checkpoint(tmp_path / "exact" / "final.npz", model)          # same structure: BN folded

@@ -17,7 +17,7 @@ from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
 from ..errors import MSPError
 from ..numerics.activations import S8, ActSpec
 from ..numerics.bounds import BIAS_MAX
-from ..numerics.requant import quantize_multipliers, quantize_multipliers_shared
+from ..numerics.lowering import lower_add, lower_avg_pool, lower_weight_layer
 from ..numerics.schemes import parse_scheme
 
 
@@ -144,7 +144,7 @@ def _layer(g: _Graph, node, out: IntTensor, ints: dict, rows_meta: dict):
         a, b = (_int_input(ints, n, node.name) for n in node.input)
         if a.shape != b.shape:
             raise CompileError(f"node {node.name!r}: adds shapes {a.shape} and {b.shape}")
-        (ma, mb), s = quantize_multipliers_shared([a.scale / out.scale, b.scale / out.scale])
+        (ma, mb), s = lower_add(a.scale, b.scale, out.scale)
         out.shape = a.shape
         return Add(name=node.name, inputs=(a.name, b.name), in_specs=(a.spec, b.spec),
                    multipliers=(ma, mb), shift=s, out_spec=out.spec, output=out.name)
@@ -154,7 +154,7 @@ def _layer(g: _Graph, node, out: IntTensor, ints: dict, rows_meta: dict):
             raise CompileError(f"node {node.name!r}: Flatten is supported after GlobalAveragePool only")
         x = _int_input(ints, gap.input[0], gap.name)
         h, w, c = x.shape
-        (m,), (s,) = quantize_multipliers(np.array([x.scale / (out.scale * h * w)]))
+        m, s = lower_avg_pool(x.scale, h * w, out.scale)
         out.shape = (c,)
         return GlobalAvgPool(name=gap.name, inputs=(x.name,), multiplier=int(m), shift=int(s),
                              in_spec=x.spec, out_spec=out.spec, output=out.name)
@@ -192,17 +192,15 @@ def _weight_layer(g: _Graph, node, out: IntTensor, ints: dict, rows_meta: dict):
     except MSPError:
         raise CompileError(f"node {node.name!r}: row schemes {sorted(set(info['schemes']))} include one "
                            f"with no engine core (engine schemes: fixed4, fixed8, sp2_4)") from None
-    acc_scale = x.scale * s_w
-    bias_int = np.round(bias / acc_scale)
-    if np.abs(bias_int).max(initial=0) > BIAS_MAX:
+    low = lower_weight_layer(x.scale, s_w, bias, out.scale if out.spec is not None else None)
+    if np.abs(low.bias).max(initial=0) > BIAS_MAX:
         raise CompileError(f"node {node.name!r}: bias needs more than 31 bits at this scale")
     common = dict(name=node.name, inputs=(x.name,), schemes=[int(s) for s in schemes],
-                  bias=bias_int.astype(np.int64), in_spec=x.spec, out_spec=out.spec, output=out.name)
+                  bias=low.bias, in_spec=x.spec, out_spec=out.spec, output=out.name)
     if out.spec is not None:
-        m, s = quantize_multipliers(acc_scale / out.scale)
-        common.update(multiplier=m, shift=s)
+        common.update(multiplier=low.multiplier, shift=low.shift)
     else:
-        out.scale = acc_scale                          # logits: float64 scale per row
+        out.scale = low.acc_scale                      # logits: float64 scale per row
     if node.op_type == "Gemm":
         if g.attr(node, "transB", 0) != 1:
             raise CompileError(f"node {node.name!r}: Gemm must have transB=1")

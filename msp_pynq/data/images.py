@@ -10,8 +10,28 @@ from ..errors import MSPError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-def image_files(path: "str | Path") -> "list[Path]":
-    """One image file, or the image files of a folder (sorted, recursive)."""
+SAMPLE_PHOTOS = ("chelsea.png", "rocket.jpg", "motorcycle_left.png", "coffee.png", "astronaut.png")
+
+
+def sample_photos() -> "list[Path]":
+    """Photos that scikit-image ships in its wheel (a cat, a rocket, a motorcycle, a coffee cup,
+    an astronaut): the demo's default input, no download needed."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise MSPError("the sample photos come with scikit-image: pip install scikit-image "
+                       "(or pass --images)") from None
+    root = Path(skimage.data.__file__).parent
+    files = [root / name for name in SAMPLE_PHOTOS if (root / name).is_file()]
+    if not files:
+        raise MSPError(f"{root}: scikit-image ships none of {', '.join(SAMPLE_PHOTOS)}; pass --images")
+    return files
+
+
+def image_files(path: "str | Path | list") -> "list[Path]":
+    """One image file, the image files of a folder (sorted, recursive), or a list of files."""
+    if isinstance(path, (list, tuple)):
+        return [f for item in path for f in image_files(item)]
     p = Path(path)
     if p.is_file():
         return [p]
@@ -23,9 +43,10 @@ def image_files(path: "str | Path") -> "list[Path]":
     return files
 
 
-def load_images(path: "str | Path", size: "tuple[int, int]", channels: int = 3,
+def load_images(path: "str | Path | list", size: "tuple[int, int]", channels: int = 3,
                 limit: "int | None" = None) -> np.ndarray:
-    """``uint8 [N, H, W, channels]``: each image converted (RGB or grayscale) and resized."""
+    """``uint8 [N, H, W, channels]``: each image converted (RGB or grayscale), centre-cropped to
+    the target's aspect ratio and resized."""
     from PIL import Image
     if channels not in (1, 3):
         raise MSPError(f"images have 1 or 3 channels, not {channels}")
@@ -37,8 +58,16 @@ def load_images(path: "str | Path", size: "tuple[int, int]", channels: int = 3,
             with Image.open(f) as im:
                 im = im.convert("L" if channels == 1 else "RGB")
                 if im.size != (w, h):
-                    im = im.resize((w, h), Image.BILINEAR)
+                    im = im.resize((w, h), Image.BILINEAR, box=_centre_box(im.size, (w, h)))
                 out[i] = np.asarray(im).reshape(h, w, channels)
         except OSError as exc:
             raise MSPError(f"{f}: cannot read image ({exc})") from None
     return out
+
+
+def _centre_box(have: "tuple[int, int]", want: "tuple[int, int]") -> "tuple[int, int, int, int]":
+    """The largest centred box of ``have`` (width, height) with the aspect ratio of ``want``."""
+    (hw, hh), (ww, wh) = have, want
+    cw, ch = (hw, hw * wh / ww) if hw * wh <= hh * ww else (hh * ww / wh, hh)
+    left, top = (hw - cw) / 2, (hh - ch) / 2
+    return (round(left), round(top), round(left + cw), round(top + ch))

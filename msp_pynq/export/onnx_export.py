@@ -17,15 +17,10 @@ from torch import fx, nn
 
 from ..errors import MSPError
 from ..quant.api import fold_batch_norm
-from ..quant.modules import QAct, QConv2d, QLinear
+from ..quant.modules import QAct, QConv2d, QLinear, QuantTracer
 
 FORMAT_KEY = "msp_pynq.format"
 FORMAT = "msp-pynq-onnx/1"
-
-
-class _Tracer(fx.Tracer):
-    def is_leaf_module(self, m: nn.Module, name: str) -> bool:
-        return isinstance(m, (QConv2d, QLinear, QAct)) or super().is_leaf_module(m, name)
 
 
 class _Emitter:
@@ -55,14 +50,8 @@ class _Emitter:
 
 
 def _weight(e: _Emitter, name: str, mod) -> str:
-    """int8 levels (sign of a negative folded scale moved into them) behind a per-row DQ."""
-    with torch.no_grad():
-        q = mod.integer_weights().numpy()
-        s = mod.w_scale.detach().numpy().astype(np.float64)
-    sign = np.where(s < 0, -1, 1).reshape((-1,) + (1,) * (q.ndim - 1))
-    q = (q * sign).astype(np.int8)
-    scale = np.abs(s).astype(np.float32)
-    scale[scale == 0] = 1.0
+    """int8 levels behind a per-row DequantizeLinear."""
+    q, scale = mod.export_weights()
     e.layers[name] = {"schemes": mod.schemes, "rows": int(q.shape[0])}
     return e.node("DequantizeLinear", [e.const(f"{name}.w_int", q), e.const(f"{name}.w_scale", scale),
                                        e.const(f"{name}.w_zp", np.zeros(len(scale), np.int8))],
@@ -144,10 +133,13 @@ def to_onnx(model: nn.Module, path: str, input_size: "tuple[int, int]" = (32, 32
     import onnx
     from onnx import TensorProto, helper
 
+    from ..quant.integer_exact import IntegerExact
+    if isinstance(model, IntegerExact):
+        model = model.model
     if not hasattr(model, "msp_config"):
         raise MSPError("to_onnx exports quantized models: run msp_pynq.quant.quantize(model) first")
     folded = fold_batch_norm(model)
-    gm = _Tracer().trace(folded)
+    gm = QuantTracer().trace(folded)
     graph_module = fx.GraphModule(folded, gm)
     e = _Emitter()
     out = _emit(e, graph_module, folded)

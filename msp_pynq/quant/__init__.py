@@ -7,8 +7,10 @@
 True
 """
 from .api import calibrate, fold_batch_norm, quantize, row_assignment
+from .integer_exact import IntegerExact, integer_exact
 from .levels import WEIGHT_SCHEMES, fixed_levels, pow2_levels, sp2_levels
 from .modules import QAct, QConv2d, QLinear
 
 __all__ = ["calibrate", "fold_batch_norm", "quantize", "row_assignment", "WEIGHT_SCHEMES",
-           "fixed_levels", "pow2_levels", "sp2_levels", "QAct", "QConv2d", "QLinear"]
+           "fixed_levels", "pow2_levels", "sp2_levels", "QAct", "QConv2d", "QLinear",
+           "IntegerExact", "integer_exact"]

@@ -6,8 +6,9 @@ per-row learned scale ``w_scale`` and a frozen per-row ``scheme_ids`` buffer (in
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
-from torch import nn
+from torch import fx, nn
 
 from .fake_quant import fake_quant_act, fake_quant_rows
 from .levels import SCHEME_IDS, WEIGHT_SCHEMES
@@ -50,6 +51,17 @@ class _RowQuantMixin:
         """The integer levels ``q`` of every weight (``w_q = w_scale[r] * q``)."""
         scale = self.w_scale.view(-1, *([1] * (self.weight.dim() - 1)))
         return torch.round(self.quantized_weight() / scale)
+
+    @torch.no_grad()
+    def export_weights(self) -> "tuple[np.ndarray, np.ndarray]":
+        """The layer as exported and compiled: int8 levels (the sign of a negative, BN-folded
+        scale moved into them) and float32 ``|w_scale|`` per row."""
+        q = self.integer_weights().cpu().numpy()
+        s = self.w_scale.detach().cpu().numpy().astype(np.float64)
+        sign = np.where(s < 0, -1, 1).reshape((-1,) + (1,) * (q.ndim - 1))
+        scale = np.abs(s).astype(np.float32)
+        scale[scale == 0] = 1.0
+        return (q * sign).astype(np.int8), scale
 
 
 class QConv2d(_RowQuantMixin, nn.Conv2d):
@@ -103,3 +115,10 @@ class QAct(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{'s' if self.signed else 'u'}{self.bits}, alpha={self.alpha.item():.4g}"
+
+
+class QuantTracer(fx.Tracer):
+    """torch.fx tracer that keeps the quantized modules whole (export and integer-exact mode)."""
+
+    def is_leaf_module(self, m: nn.Module, name: str) -> bool:
+        return isinstance(m, (QConv2d, QLinear, QAct)) or super().is_leaf_module(m, name)

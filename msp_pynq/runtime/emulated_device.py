@@ -25,6 +25,7 @@ import collections
 import contextlib
 import copy
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -159,6 +160,8 @@ class EmulatedDevice(pynq.Device):
         self.models: "dict[str, RegisterModel]" = {}
         self.pl_clocks: dict = {}
         self.stats: "collections.Counter[str]" = collections.Counter()
+        self.model_s = 0.0                    # host seconds inside the register/DMA/engine models
+        self._depth = 0
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -253,7 +256,7 @@ class EmulatedDevice(pynq.Device):
         raise EmuBusError(f"no register model at 0x{address:08x}")
 
     def read_registers(self, address: int, length: int) -> bytes:
-        with self._lock:
+        with self._lock, self._timed():
             out = bytearray()
             for a in range(address & ~3, address + length, 4):
                 model, offset, _ = self._decode(a)
@@ -264,7 +267,7 @@ class EmulatedDevice(pynq.Device):
             return bytes(out[skip:skip + length])
 
     def write_registers(self, address: int, data: bytes) -> None:
-        with self._lock:
+        with self._lock, self._timed():
             data = bytes(data)
             if address & 3 or len(data) % 4:
                 raise EmuBusError(f"unaligned write at 0x{address:08x} ({len(data)} bytes)")
@@ -275,6 +278,19 @@ class EmulatedDevice(pynq.Device):
                 model.write(offset, value)
                 self.stats["writes"] += 1
                 self.tick()
+
+    @contextlib.contextmanager
+    def _timed(self):
+        """Count host time spent inside the device models (``model_s``): what a board's MMIO
+        would not cost; benchmarks take it out of the runtime's host overhead."""
+        t0 = time.perf_counter()
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self.model_s += time.perf_counter() - t0
 
     def tick(self) -> None:
         """One step for every model, then let data flow until nothing moves."""

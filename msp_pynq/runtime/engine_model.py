@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import time
 from typing import Optional
 
 import numpy as np
@@ -167,6 +168,7 @@ class EngineModel(RegisterModel):
         self.irq_enable = False
         self.hang = False
         self.stats: "collections.Counter[str]" = collections.Counter()
+        self.compute_s = 0.0          # host seconds in the emulator (benchmarks take it out)
         self._layers: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
         self._clear()
 
@@ -271,11 +273,14 @@ class EngineModel(RegisterModel):
             return
         self.received.append(packet)
         if len(self.received) == len(self.expected):
+            t0 = time.perf_counter()
             try:
                 out = self._compute()
             except MSPError:                          # contract violation the checks missed
                 self._fail(ErrorCode.BAD_DATA, 0xFFFFFFFF, index)
                 return
+            finally:                                  # host time spent emulating the engine
+                self.compute_s += time.perf_counter() - t0
             self.cycles = modelled_cycles(self.desc, self.profile)
             self.out.push(out)
             self.output_pending = True

@@ -3,8 +3,11 @@
 Built once per bundle from its manifest and arrays (the bytes exactly as stored): shapes are
 inferred through the program, every conv2d/linear gets its parameter packet (8 bytes per row,
 engine order) and its packed weights, and all packets are laid out in one parameter buffer at
-64-byte offsets. :meth:`Program.batch_limit` checks that every layer fits the engine's buffers
-and gives the largest batch that does. Numpy only.
+64-byte offsets. A conv2d/linear layer whose parameters and weights exceed the engine's weight
+buffer is split into row tiles: jobs over consecutive engine-order rows that each fit, all
+reading the same input, whose outputs the runtime interleaves back into the layer's channels.
+:meth:`Program.batch_limit` checks that every job fits the engine's buffers and gives the largest
+batch that does. Numpy only.
 """
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ import numpy as np
 from ..bundle.container import BundleError
 from ..bundle.model import engine_row_order
 from ..numerics.schemes import Scheme
-from .registers import (OP_BY_NAME, Descriptor, Op, align, encode_act, pack_row_params, weight_nbytes)
+from .registers import (OP_BY_NAME, ROW_PARAM_BYTES, Descriptor, Op, align, encode_act, pack_row_params,
+                        weight_nbytes)
 
 DMA_MAX_BYTES = (1 << 26) - 1      # c_sg_length_width = 26
 
@@ -36,6 +40,8 @@ class LayerJob:
     weights: "np.ndarray | None" = None    # weight packet (uint8), as stored in the bundle
     param_offset: int = 0                  # offsets in the parameter buffer
     weight_offset: int = 0
+    full_out_shape: "tuple[int, ...] | None" = None   # a row tile's whole layer output
+    tile: "tuple[int, int]" = (0, 1)       # (index, count) of a layer split into row tiles
 
     def descriptor_for(self, batch: int) -> Descriptor:
         return replace(self.descriptor, batch=batch)
@@ -138,8 +144,44 @@ def _weight_job(entry: dict, arrays: dict, shape: tuple, where: str) -> "tuple[D
     return desc, out_shape, extra
 
 
-def build_program(manifest: dict, arrays: dict, where: str = "") -> Program:
-    """The engine jobs of a bundle (its manifest and arrays, as :func:`read_container` gives them)."""
+def split_rows(job: LayerJob, weight_buffer_bytes: int, where: str = "") -> "list[LayerJob]":
+    """``job`` as row tiles whose parameters and weights each fit ``weight_buffer_bytes``
+    (``[job]`` when it fits already). Greedy over the engine-order rows, so tiles are as few as
+    the buffer allows; BundleError when a single row does not fit."""
+    d = job.descriptor
+    if d.buffer_needs()[1] <= weight_buffer_bytes:
+        return [job]
+    n4, n8 = d.rows_sp2 + d.rows_fixed4, d.rows_fixed8
+    row_bytes = np.array([(d.k + 1) // 2] * n4 + [d.k] * n8, np.int64)
+    if ROW_PARAM_BYTES + row_bytes.max() > weight_buffer_bytes:
+        raise BundleError(f"{where}: layer {job.name!r}: one row needs {ROW_PARAM_BYTES + row_bytes.max()} "
+                          f"bytes of parameters and weights; the engine's weight buffer holds "
+                          f"{weight_buffer_bytes}")
+    bounds, used = [0], 0
+    for r, nbytes in enumerate(row_bytes + ROW_PARAM_BYTES):
+        if used + nbytes > weight_buffer_bytes:
+            bounds.append(r)
+            used = 0
+        used += int(nbytes)
+    bounds.append(len(row_bytes))
+    start = np.concatenate([[0], np.cumsum(row_bytes)])
+    tiles = []
+    for i, (r0, r1) in enumerate(zip(bounds[:-1], bounds[1:])):
+        def count(lo: int, hi: int) -> int:           # rows of [lo, hi) inside this tile
+            return max(0, min(hi, r1) - max(lo, r0))
+        desc = replace(d, out_c=r1 - r0, rows_sp2=count(0, d.rows_sp2),
+                       rows_fixed4=count(d.rows_sp2, n4), rows_fixed8=count(n4, n4 + n8))
+        tiles.append(replace(job, name=f"{job.name}[rows {r0}:{r1}]", descriptor=desc,
+                             out_shape=job.out_shape[:-1] + (r1 - r0,), full_out_shape=job.out_shape,
+                             row_order=job.row_order[r0:r1], params=job.params[ROW_PARAM_BYTES * r0:ROW_PARAM_BYTES * r1],
+                             weights=job.weights[start[r0]:start[r1]], tile=(i, len(bounds) - 1)))
+    return tiles
+
+
+def build_program(manifest: dict, arrays: dict, where: str = "",
+                  weight_buffer_bytes: "int | None" = None) -> Program:
+    """The engine jobs of a bundle (its manifest and arrays, as :func:`read_container` gives them);
+    with ``weight_buffer_bytes``, layers too large for the weight buffer are split into row tiles."""
     inp = manifest["input"]
     shapes: "dict[str, tuple]" = {inp["name"]: (inp["height"], inp["width"], inp["channels"])}
     jobs, offset = [], 0
@@ -183,11 +225,14 @@ def build_program(manifest: dict, arrays: dict, where: str = "") -> Program:
             raise BundleError(f"{where}: layer {name!r}: {exc}") from None
         job = LayerJob(name=name, op=op, inputs=tuple(entry["inputs"]), output=entry["output"],
                        descriptor=desc, in_shapes=in_shapes, out_shape=tuple(out_shape), **extra)
-        if job.params is not None:
-            job.param_offset = offset
-            job.weight_offset = align(offset + job.params.size)
-            offset = align(job.weight_offset + job.weights.size)
         shapes[job.output] = job.out_shape
-        jobs.append(job)
+        tiles = split_rows(job, weight_buffer_bytes, where) if job.params is not None and weight_buffer_bytes \
+            else [job]
+        for tile in tiles:
+            if tile.params is not None:
+                tile.param_offset = offset
+                tile.weight_offset = align(offset + tile.params.size)
+                offset = align(tile.weight_offset + tile.weights.size)
+            jobs.append(tile)
     return Program(jobs=jobs, input_name=inp["name"], output_name=manifest["output"]["name"],
                    param_nbytes=max(offset, 64))

@@ -162,7 +162,7 @@ class Runtime:
                               f"overlay's engine reports fingerprint {self.info.fingerprint_hex}; "
                               f"recompile the model for this overlay or load the matching overlay")
         manifest, arrays = read_container(bundle_path)
-        program = build_program(manifest, arrays, where)
+        program = build_program(manifest, arrays, where, self.info.weight_buffer_kib * 1024)
         batch = program.batch_limit(self.info.act_buffer_kib * 1024, self.info.weight_buffer_kib * 1024,
                                     self.max_batch, where)
         t1 = time.perf_counter()
@@ -204,6 +204,7 @@ class Runtime:
         if self.bundle is None:
             raise MspRuntimeError("no bundle loaded: call load() first")
         t0 = time.perf_counter()
+        emulated_s0, model_s0 = self._emulator_seconds(), self._device_model_seconds()
         x = np.ascontiguousarray(self.bundle.check_images(images))
         stages = dict.fromkeys(("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s"), 0.0)
         per_layer = [{"name": job.name, "op": job.op.name.lower(), "cycles": 0} for job in self.program.jobs]
@@ -222,8 +223,17 @@ class Runtime:
         self._runs += 1
         self._last = dict(images=len(x), batches=len(accs), **stages, engine_cycles=cycles,
                           engine_s=cycles / clock_hz, wall_s=time.perf_counter() - t0,
-                          layers=per_layer)
+                          emulator_s=self._emulator_seconds() - emulated_s0,
+                          device_model_s=self._device_model_seconds() - model_s0, layers=per_layer)
         return logits
+
+    def _emulator_seconds(self) -> float:
+        """Host time the emulated engine has spent computing (0 on a board)."""
+        return self.device.engine_model.compute_s if self.mode == "emulated" else 0.0
+
+    def _device_model_seconds(self) -> float:
+        """Host time inside the emulated device's models, engine compute included (0 on a board)."""
+        return self.device.model_s if self.mode == "emulated" else 0.0
 
     def _run_batch(self, x: np.ndarray, stages: dict, per_layer: list) -> np.ndarray:
         """One engine call per layer on a batch; tensors are dropped after their last use."""
@@ -238,14 +248,20 @@ class Runtime:
                     raise MspRuntimeError(f"{exc}; resetting the DMA and the engine afterwards "
                                           f"failed too: {failed}") from exc
                 raise
-            tensors[job.output] = out
+            if job.row_order is None:
+                tensors[job.output] = out
+            else:                                         # engine order -> channel order
+                if job.tile[0] == 0:
+                    tensors[job.output] = np.empty((len(x),) + (job.full_out_shape or job.out_shape), out.dtype)
+                tensors[job.output][..., job.row_order] = out
             for name in set(job.inputs):
                 if self._last_use[name] == index and name != self.program.output_name:
                     del tensors[name]
         return tensors[self.program.output_name]
 
     def _run_job(self, job: LayerJob, inputs: "list[np.ndarray]", stages: dict, layer_stats: dict) -> np.ndarray:
-        """Copy the inputs into the DMA buffer, run the layer on the engine, fetch its output."""
+        """Copy the inputs into the DMA buffer, run the layer on the engine, fetch its output
+        (channels in engine row order)."""
         n = len(inputs[0])
         desc = job.descriptor_for(n)
         t0 = time.perf_counter()
@@ -262,10 +278,6 @@ class Runtime:
         output = outbuf[:desc.output_nbytes]
         result = self.engine.run_layer(self.dma, job.name, desc, packets, output, self.timeout_s)
         out = np.array(output).view(desc.output_dtype).reshape((n,) + job.out_shape)
-        if job.row_order is not None:                     # engine order -> channel order
-            natural = np.empty_like(out)
-            natural[..., job.row_order] = out
-            out = natural
         weights_s, wait_s = result.times.get("weights_s", 0.0), result.times.get("engine_wait_s", 0.0)
         stages["weights_s"] += weights_s
         stages["engine_wait_s"] += wait_s
@@ -301,7 +313,9 @@ class Runtime:
         emulator's compute, which runs when the last input packet arrives),
         ``engine_wait_s`` (host time polling STATUS), ``engine_s`` (modelled board time:
         CYCLES summed over layers / CLOCK_KHZ), ``postprocess_s`` (int32 to logits),
-        ``wall_s``, and ``layers`` (cycles and engine time per layer). Host times are
+        ``wall_s``, ``emulator_s`` (emulated mode: host time inside the engine emulator, part of
+        ``dma_s``), ``device_model_s`` (emulated mode: host time inside every device model, the
+        emulator included; ``wall_s - device_model_s`` is the runtime's own host time), and ``layers`` (cycles and engine time per layer). Host times are
         wall-clock seconds of this machine.
         """
         return {"mode": self.mode, "board": self.board,

@@ -41,6 +41,7 @@ class TrainConfig:
     resume: bool = False
     init: "str | None" = None            # start from these float weights (QAT)
     quant: dict = field(default_factory=dict)   # msp_pynq.quant.quantize() arguments; {} = float
+    exact: bool = False                  # fine-tune a QAT checkpoint (init) in integer-exact mode
     threads: "int | None" = None
     progress: bool = True
     command: str = ""                    # the command line that started the run (for reports)
@@ -80,8 +81,17 @@ def evaluate(model: nn.Module, images: np.ndarray, labels: np.ndarray, batch: in
 
 
 def build(cfg: TrainConfig) -> nn.Module:
+    """The run's model: float, QAT (from float ``init``), or integer-exact (from QAT ``init``)."""
     from ..models import build_model
     model = build_model(cfg.model)
+    if cfg.exact:
+        if not cfg.quant:
+            raise MSPError("integer-exact fine-tuning needs a quantization scheme (--scheme msp ...)")
+        from ..quant import integer_exact, quantize
+        model = quantize(model, **cfg.quant)
+        if cfg.init:
+            load_checkpoint(cfg.init, model)
+        return integer_exact(model)
     if cfg.init:
         load_checkpoint(cfg.init, model)
     if cfg.quant:
@@ -105,8 +115,10 @@ def train(cfg: TrainConfig) -> dict:
     x_val, y_val = load_cifar10(cfg.data, "val", progress=False)
     x_train, y_train = _subset(x_train, y_train, cfg.train_limit, cfg.seed)
     x_val, y_val = _subset(x_val, y_val, cfg.val_limit, cfg.seed)
+    if cfg.exact and not cfg.init:
+        raise MSPError("--exact fine-tunes a trained QAT model: give its checkpoint with --init")
     model = build(cfg).to(device)
-    if cfg.quant:                       # same calibration batch on every rank, before DDP
+    if cfg.quant and not cfg.exact:                       # same calibration batch on every rank, before DDP
         from ..quant import calibrate
         calibrate(model, to_float(torch.from_numpy(_subset(x_train, y_train, 256, cfg.seed)[0])).to(device))
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]

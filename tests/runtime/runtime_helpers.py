@@ -79,3 +79,17 @@ def write_bundle(path, network: Network, board: str, input_shape, seed: int = 0)
 
 def images(n: int, shape, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n,) + tuple(shape), dtype=np.uint8)
+
+
+def wide_network(seed: int = 0) -> Network:
+    """A conv (200 mixed rows, K = 576) and a raw linear (K = 7,200): both exceed the PYNQ-Z2
+    engine's 64 KiB weight buffer, so the runtime must split them into row tiles."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (4, 6, 6, 64), dtype=np.uint8)
+    s1 = rng.choice(np.array([0, 1, 2], np.uint8), 200)
+    conv = calibrated(Conv2d, x, U4, 4.0, name="conv", inputs=("input",), in_spec=U8, padding=1,
+                      weights=random_weights(rng, s1, (3, 3, 64)), schemes=s1, bias=rng.integers(-300, 300, 200))
+    s2 = rng.choice(np.array([0, 1, 2], np.uint8), 20)
+    fc = Linear(name="fc", inputs=("conv",), weights=random_weights(rng, s2, (6 * 6 * 200,)), schemes=s2,
+                bias=rng.integers(-500, 500, 20), in_spec=U4, out_spec=None)
+    return Network([conv, fc])

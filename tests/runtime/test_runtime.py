@@ -220,18 +220,17 @@ def test_an_engine_with_another_id_or_version_is_refused(override, text, monkeyp
     assert not (tmp_path / "overlay").exists()                       # its files are removed
 
 
-def test_a_layer_too_large_for_the_engine_is_refused_at_load(runtime, tmp_path):
+def test_an_image_larger_than_the_activation_buffer_is_refused_at_load(runtime, tmp_path):
     rng = np.random.default_rng(0)
-    schemes = np.ones(300, np.uint8)                                  # 300 fixed-8 rows of K = 256
-    fc = Linear(name="big_fc", weights=random_weights(rng, schemes, (256,)), schemes=schemes, in_spec=U8,
-                out_spec=None)
-    path = write_bundle(tmp_path / "big.mspb", Network([fc]), "pynq-z2", (1, 1, 256))
-    rt = runtime("pynq-z2")
-    with pytest.raises(BundleError, match="layer 'big_fc' needs 79200 bytes of weights and parameters; the "
-                                          "engine's weight buffer holds 65536"):
-        rt.load(path)
-    assert np.array_equal(runtime("zcu104").load(write_bundle(tmp_path / "z.mspb", Network([fc]), "zcu104",
-                                                              (1, 1, 256))).network.layers[0].weights, fc.weights)
+    schemes = np.array([0, 1, 2, 2], np.uint8)
+    conv = Conv2d(name="big_conv", weights=random_weights(rng, schemes, (1, 1, 4)), schemes=schemes,
+                  in_spec=U8, out_spec=None)                          # a 200 x 200 x 4 input image
+    path = write_bundle(tmp_path / "big.mspb", Network([conv]), "pynq-z2", (200, 200, 4))
+    with pytest.raises(BundleError, match="layer 'big_conv' needs 160000 bytes of activations per image; "
+                                          "the engine's activation buffer holds 131072"):
+        runtime("pynq-z2").load(path)
+    zcu = write_bundle(tmp_path / "z.mspb", Network([conv]), "zcu104", (200, 200, 4))   # 512 KiB there
+    assert np.array_equal(runtime("zcu104").load(zcu).network.layers[0].weights, conv.weights)
 
 
 def test_open_says_whether_it_runs_on_a_board(monkeypatch):
@@ -263,3 +262,36 @@ def test_runs_without_a_bundle_or_with_bad_images_are_refused(runtime, tiny_bund
     with pytest.raises(ValueError, match="one image"):
         rt.classify(images(2, (6, 6, 3)))
     assert os.path.isdir(rt._workdir)
+
+
+def test_layers_larger_than_the_weight_buffer_run_in_row_tiles(runtime, tmp_path):
+    from .runtime_helpers import wide_network
+    for board, tiled in (("pynq-z2", True), ("zcu104", False)):
+        path = write_bundle(tmp_path / f"wide.{board}.mspb", wide_network(), board, (6, 6, 64))
+        rt = runtime(board)
+        rt.load(path)
+        x = images(5, (6, 6, 64), seed=4)
+        assert np.array_equal(rt.run(x), load_bundle(path).logits(x))          # bit for bit
+        names = [layer["name"] for layer in rt.report()["last_run"]["layers"]]
+        limit = rt.info.weight_buffer_kib * 1024
+        assert all(job.descriptor.buffer_needs()[1] <= limit for job in rt.program.jobs)
+        if tiled:
+            assert names[0].startswith("conv[rows 0:") and names[-1].startswith("fc[rows ")
+            assert len(names) > 2 and sum(j.descriptor.out_c for j in rt.program.jobs if j.output == "conv") == 200
+        else:
+            assert names == ["conv", "fc"]
+
+
+def test_row_tiles_cover_every_row_once_and_a_row_too_large_is_refused(tmp_path):
+    from msp_pynq.runtime.program import build_program, split_rows
+    from .runtime_helpers import wide_network
+    path = write_bundle(tmp_path / "wide.mspb", wide_network(), "pynq-z2", (6, 6, 64))
+    job = build_program(*read_container(path)).jobs[0]
+    tiles = split_rows(job, 4096)
+    assert len(tiles) > 10 and all(t.descriptor.buffer_needs()[1] <= 4096 for t in tiles)
+    assert sorted(np.concatenate([t.row_order for t in tiles]).tolist()) == list(range(200))
+    assert b"".join(t.weights.tobytes() for t in tiles) == job.weights.tobytes()
+    assert [t.tile for t in tiles] == [(i, len(tiles)) for i in range(len(tiles))]
+    with pytest.raises(BundleError, match="layer 'conv': one row needs 584 bytes of parameters and weights; "
+                                          "the engine's weight buffer holds 500"):
+        split_rows(job, 500)

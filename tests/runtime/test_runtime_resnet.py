@@ -1,6 +1,8 @@
 """A compiled ResNet-20 through the runtime on the emulated overlays of both boards."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,49 @@ def test_cli_run_on_image_files(resnet_bundles, tmp_path, capsys):
         top = line.split(": ", 1)[1].split(",")[0].rsplit(" ", 1)[0]
         assert top == (classes[k] if classes else str(k))
     assert "(emulated)" in out[-1] and "ms/image" in out[-1]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = sorted((ROOT / "models").glob("*.mspb"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_every_committed_bundle_runs_bit_exact_on_its_board(runtime, path):
+    bundle = load_bundle(path)
+    board = bundle.manifest["board"]
+    rt = runtime(board)
+    rt.load(path)
+    x = images(3, bundle.input_shape, seed=5)
+    assert np.array_equal(rt.run(x), bundle.logits(x))
+    last = rt.report()["last_run"]
+    assert 0 < last["emulator_s"] < last["device_model_s"] < last["wall_s"] and last["engine_s"] > 0
+
+
+def test_cli_run_defaults_to_scikit_image_sample_photos(resnet_bundles, capsys):
+    pytest.importorskip("skimage")
+    from msp_pynq.cli import main
+    from msp_pynq.data.images import SAMPLE_PHOTOS
+    assert main(["run", "--model", str(resnet_bundles["pynq-z2"]), "--emulate"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if ": " in line and "." in line.split(":")[0]] \
+        == list(SAMPLE_PHOTOS)
+
+
+def test_bench_takes_the_emulator_out_of_the_host_overhead(resnet_bundles, tmp_path, capsys):
+    pytest.importorskip("threadpoolctl")
+    from msp_pynq.cli import main
+    from msp_pynq.runtime.bench import bench_bundle
+    row = bench_bundle(resnet_bundles["zcu104"], batch=2, seconds=0.0)
+    s = row["stages_ms"]
+    assert row["board"] == "zcu104" and row["images"] == 6                  # three timed runs of 2
+    assert 0 < row["host_overhead_ms"] < row["host_with_models_ms"] < s["wall_s"]
+    assert row["host_overhead_ms"] == pytest.approx(s["wall_s"] - s["device_model_s"])
+    assert row["host_with_models_ms"] == pytest.approx(s["wall_s"] - s["emulator_s"])
+    assert s["emulator_s"] < s["device_model_s"]
+    assert row["modelled_fps"] == pytest.approx(1e3 / s["engine_s"])
+    report = tmp_path / "bench.md"
+    assert main(["bench", "--models", resnet_bundles["pynq-z2"], "--batch", "1", "--seconds", "0",
+                 "--report", str(report)]) == 0
+    text = report.read_text()
+    assert "| pynq-z2 | 1 |" in text and "finn-examples CNV-W1A1" in text
+    assert "modelled board fps" in capsys.readouterr().out
