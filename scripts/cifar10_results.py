@@ -113,7 +113,8 @@ def main(root: str = "runs/cifar10", out: str = "docs/results") -> int:
             "`make cifar10-results` (`scripts/cifar10_experiments.sh`, then "
             "`scripts/cifar10_results.py`); every number below was measured by that command. "
             "Quantized rows keep the first and last layers at 8 bits; activations are 4-bit "
-            "(pooled features 8-bit).", "", *lines, "",
+            "(pooled features 8-bit). Wall time is the sum of the epoch times on the 2-core machine, "
+            "which at times ran other jobs beside the training, so it varies between runs.", "", *lines, "",
             "Published references (not measured here, original lossless CIFAR-10 test set): "
             + "; ".join(f"{n} {a}%" for n, a in PUBLISHED) + ".", ""]
     if runs:
