@@ -5,7 +5,10 @@ inferred through the program, every conv2d/linear gets its parameter packet (8 b
 engine order) and its packed weights, and all packets are laid out in one parameter buffer at
 64-byte offsets. A conv2d/linear layer whose parameters and weights exceed the engine's weight
 buffer is split into row tiles: jobs over consecutive engine-order rows that each fit, all
-reading the same input, whose outputs the runtime interleaves back into the layer's channels.
+reading the same input, whose outputs the runtime interleaves back into the layer's channels. A
+conv2d, max_pool or add whose input image exceeds the activation buffer is split into band tiles:
+jobs over consecutive output rows, each reading the input rows it needs (halo included) with the
+padding of the band's edges.
 :meth:`Program.batch_limit` checks that every job fits the engine's buffers and gives the largest
 batch that does. Numpy only.
 """
@@ -40,8 +43,10 @@ class LayerJob:
     weights: "np.ndarray | None" = None    # weight packet (uint8), as stored in the bundle
     param_offset: int = 0                  # offsets in the parameter buffer
     weight_offset: int = 0
-    full_out_shape: "tuple[int, ...] | None" = None   # a row tile's whole layer output
-    tile: "tuple[int, int]" = (0, 1)       # (index, count) of a layer split into row tiles
+    full_out_shape: "tuple[int, ...] | None" = None   # a tile's whole layer output
+    tile: "tuple[int, int]" = (0, 1)       # (index, count) of a layer split into tiles
+    in_rows: "tuple[int, int] | None" = None    # a band tile: the input rows it reads
+    out_rows: "tuple[int, int] | None" = None   # ... and the output rows it writes
 
     def descriptor_for(self, batch: int) -> Descriptor:
         return replace(self.descriptor, batch=batch)
@@ -172,16 +177,49 @@ def split_rows(job: LayerJob, weight_buffer_bytes: int, where: str = "") -> "lis
         desc = replace(d, out_c=r1 - r0, rows_sp2=count(0, d.rows_sp2),
                        rows_fixed4=count(d.rows_sp2, n4), rows_fixed8=count(n4, n4 + n8))
         tiles.append(replace(job, name=f"{job.name}[rows {r0}:{r1}]", descriptor=desc,
-                             out_shape=job.out_shape[:-1] + (r1 - r0,), full_out_shape=job.out_shape,
-                             row_order=job.row_order[r0:r1], params=job.params[ROW_PARAM_BYTES * r0:ROW_PARAM_BYTES * r1],
-                             weights=job.weights[start[r0]:start[r1]], tile=(i, len(bounds) - 1)))
+                             out_shape=job.out_shape[:-1] + (r1 - r0,), row_order=job.row_order[r0:r1],
+                             params=job.params[ROW_PARAM_BYTES * r0:ROW_PARAM_BYTES * r1],
+                             weights=job.weights[start[r0]:start[r1]]))
     return tiles
 
 
-def build_program(manifest: dict, arrays: dict, where: str = "",
-                  weight_buffer_bytes: "int | None" = None) -> Program:
+def split_bands(job: LayerJob, act_buffer_bytes: int, where: str = "") -> "list[LayerJob]":
+    """``job`` as band tiles of consecutive output rows whose input rows fit ``act_buffer_bytes``
+    (``[job]`` when the image fits). conv2d and max_pool bands read their halo rows and keep the
+    layer's padding only at the image's top and bottom edges; add bands are plain row ranges."""
+    d = job.descriptor
+    if d.image_nbytes <= act_buffer_bytes:
+        return [job]
+    if d.op not in (Op.CONV2D, Op.MAX_POOL, Op.ADD):
+        raise BundleError(f"{where}: layer {job.name!r} needs {d.image_nbytes} bytes of activations per "
+                          f"image; the engine's activation buffer holds {act_buffer_bytes}, and a "
+                          f"{d.op_name} layer cannot be split into bands")
+    (kh, _), (sh, _), (pt, pl, pb, pr) = ((1, 1), (1, 1), (0, 0, 0, 0)) if d.op == Op.ADD else \
+        (d.kernel, d.stride, d.padding)
+    fit_rows = act_buffer_bytes // (d.in_w * d.in_c)
+    per_band = (fit_rows - kh) // sh + 1 if fit_rows >= kh else 0
+    if per_band < 1:
+        raise BundleError(f"{where}: layer {job.name!r}: one output row needs {kh} input rows of "
+                          f"{d.in_w * d.in_c} bytes; the engine's activation buffer holds {act_buffer_bytes}")
+    out_h = job.out_shape[0]
+    bands = []
+    for o0 in range(0, out_h, per_band):
+        o1 = min(o0 + per_band, out_h)
+        a, b = o0 * sh - pt, (o1 - 1) * sh + kh - pt          # input rows [a, b), padded coordinates
+        r0, r1 = max(a, 0), min(b, d.in_h)
+        desc = replace(d, in_h=r1 - r0)
+        if d.op != Op.ADD:
+            desc = replace(desc, padding=(r0 - a, pl, b - r1, pr))
+        bands.append(replace(job, name=f"{job.name}[out rows {o0}:{o1}]", descriptor=desc,
+                             in_shapes=[(r1 - r0,) + s[1:] for s in job.in_shapes],
+                             out_shape=(o1 - o0,) + job.out_shape[1:], in_rows=(r0, r1), out_rows=(o0, o1)))
+    return bands
+
+
+def build_program(manifest: dict, arrays: dict, where: str = "", weight_buffer_bytes: "int | None" = None,
+                  act_buffer_bytes: "int | None" = None) -> Program:
     """The engine jobs of a bundle (its manifest and arrays, as :func:`read_container` gives them);
-    with ``weight_buffer_bytes``, layers too large for the weight buffer are split into row tiles."""
+    with the engine's buffer sizes, layers too large for them are split into row and band tiles."""
     inp = manifest["input"]
     shapes: "dict[str, tuple]" = {inp["name"]: (inp["height"], inp["width"], inp["channels"])}
     jobs, offset = [], 0
@@ -228,6 +266,10 @@ def build_program(manifest: dict, arrays: dict, where: str = "",
         shapes[job.output] = job.out_shape
         tiles = split_rows(job, weight_buffer_bytes, where) if job.params is not None and weight_buffer_bytes \
             else [job]
+        if act_buffer_bytes:
+            tiles = [band for tile in tiles for band in split_bands(tile, act_buffer_bytes, where)]
+        if len(tiles) > 1:
+            tiles = [replace(tile, tile=(i, len(tiles)), full_out_shape=job.out_shape) for i, tile in enumerate(tiles)]
         for tile in tiles:
             if tile.params is not None:
                 tile.param_offset = offset

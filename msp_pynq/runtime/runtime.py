@@ -162,7 +162,8 @@ class Runtime:
                               f"overlay's engine reports fingerprint {self.info.fingerprint_hex}; "
                               f"recompile the model for this overlay or load the matching overlay")
         manifest, arrays = read_container(bundle_path)
-        program = build_program(manifest, arrays, where, self.info.weight_buffer_kib * 1024)
+        program = build_program(manifest, arrays, where, self.info.weight_buffer_kib * 1024,
+                                self.info.act_buffer_kib * 1024)
         batch = program.batch_limit(self.info.act_buffer_kib * 1024, self.info.weight_buffer_kib * 1024,
                                     self.max_batch, where)
         t1 = time.perf_counter()
@@ -248,12 +249,18 @@ class Runtime:
                     raise MspRuntimeError(f"{exc}; resetting the DMA and the engine afterwards "
                                           f"failed too: {failed}") from exc
                 raise
-            if job.row_order is None:
+            if job.tile[1] == 1 and job.row_order is None:
                 tensors[job.output] = out
-            else:                                         # engine order -> channel order
+            else:                                         # tiles, engine order -> channel order
                 if job.tile[0] == 0:
                     tensors[job.output] = np.empty((len(x),) + (job.full_out_shape or job.out_shape), out.dtype)
-                tensors[job.output][..., job.row_order] = out
+                dest = tensors[job.output]
+                if job.out_rows is not None:
+                    dest = dest[:, job.out_rows[0]:job.out_rows[1]]
+                if job.row_order is None:
+                    dest[...] = out
+                else:
+                    dest[..., job.row_order] = out
             for name in set(job.inputs):
                 if self._last_use[name] == index and name != self.program.output_name:
                     del tensors[name]
@@ -263,6 +270,8 @@ class Runtime:
         """Copy the inputs into the DMA buffer, run the layer on the engine, fetch its output
         (channels in engine row order)."""
         n = len(inputs[0])
+        if job.in_rows is not None:                       # a band tile reads its rows only
+            inputs = [t[:, job.in_rows[0]:job.in_rows[1]] for t in inputs]
         desc = job.descriptor_for(n)
         t0 = time.perf_counter()
         inbuf, outbuf, params = self._buffers["inputs"], self._buffers["outputs"], self._buffers["params"]

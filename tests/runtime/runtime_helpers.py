@@ -93,3 +93,31 @@ def wide_network(seed: int = 0) -> Network:
     fc = Linear(name="fc", inputs=("conv",), weights=random_weights(rng, s2, (6 * 6 * 200,)), schemes=s2,
                 bias=rng.integers(-500, 500, 20), in_spec=U4, out_spec=None)
     return Network([conv, fc])
+
+
+def tall_network(seed: int = 0) -> Network:
+    """A 40x40x96 input (153,600 bytes, over the PYNQ-Z2 engine's 128 KiB activation buffer) read
+    by a conv, a padded max pool and an add (and the add's output by a max pool), so each runs in
+    band tiles; then smaller layers."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (2, 40, 40, 96), dtype=np.uint8)
+    s1 = rng.choice(np.array([0, 1, 2], np.uint8), 8)
+    conv1 = calibrated(Conv2d, x, U4, 4.0, name="conv1", inputs=("input",), in_spec=U8, padding=1,
+                       weights=random_weights(rng, s1, (3, 3, 96)), schemes=s1, bias=rng.integers(-300, 300, 8))
+    h1 = Network([conv1]).run(x)
+    s2 = rng.choice(np.array([0, 1, 2], np.uint8), 96)
+    conv2 = calibrated(Conv2d, h1, S8, 30.0, name="conv2", inputs=("conv1",), in_spec=U4, stride=2, padding=1,
+                       weights=random_weights(rng, s2, (3, 3, 8)), schemes=s2, bias=rng.integers(-50, 50, 96))
+    return Network([
+        conv1, conv2,
+        MaxPool2d(name="pool1", inputs=("input",), kernel=3, stride=2, padding=1, spec=U8),
+        Add(name="add1", inputs=("input", "input"), in_specs=(U8, U8), multipliers=(30000, 20000),
+            shift=16, out_spec=U8),
+        MaxPool2d(name="pool2", inputs=("add1",), kernel=2, spec=U8),
+        Add(name="add2", inputs=("pool1", "conv2"), in_specs=(U8, S8), multipliers=(20000, 40000),
+            shift=16, out_spec=U8),
+        Add(name="add3", inputs=("add2", "pool2"), in_specs=(U8, U8), multipliers=(30000, 30000),
+            shift=16, out_spec=U8),
+        GlobalAvgPool(name="gap", inputs=("add3",), multiplier=40000, shift=16, in_spec=U8, out_spec=U8),
+        Linear(name="fc", inputs=("gap",), weights=random_weights(rng, s2[:10], (96,)), schemes=s2[:10],
+               bias=rng.integers(-500, 500, 10), in_spec=U8, out_spec=None)])

@@ -13,7 +13,7 @@ import pytest
 import msp_pynq.runtime.runtime as runtime_module
 from msp_pynq.bundle.container import BundleError, read_container
 from msp_pynq.bundle.model import load_bundle
-from msp_pynq.emulator import Conv2d, Linear, Network, reference
+from msp_pynq.emulator import Conv2d, GlobalAvgPool, Linear, Network, reference
 from msp_pynq.numerics.activations import U4, U8
 from msp_pynq.runtime import (BoardNotFound, DmaError, DmaTimeout, EmulatedDevice, EngineError, EngineTimeout,
                               IncompatibleEngine, Runtime)
@@ -220,17 +220,21 @@ def test_an_engine_with_another_id_or_version_is_refused(override, text, monkeyp
     assert not (tmp_path / "overlay").exists()                       # its files are removed
 
 
-def test_an_image_larger_than_the_activation_buffer_is_refused_at_load(runtime, tmp_path):
-    rng = np.random.default_rng(0)
-    schemes = np.array([0, 1, 2, 2], np.uint8)
-    conv = Conv2d(name="big_conv", weights=random_weights(rng, schemes, (1, 1, 4)), schemes=schemes,
-                  in_spec=U8, out_spec=None)                          # a 200 x 200 x 4 input image
-    path = write_bundle(tmp_path / "big.mspb", Network([conv]), "pynq-z2", (200, 200, 4))
-    with pytest.raises(BundleError, match="layer 'big_conv' needs 160000 bytes of activations per image; "
-                                          "the engine's activation buffer holds 131072"):
+def test_a_layer_that_cannot_be_split_is_refused_at_load(runtime, tmp_path):
+    # a global average pool sums the whole image: it cannot run in bands
+    gap = GlobalAvgPool(name="big_gap", multiplier=40000, shift=20, in_spec=U8, out_spec=U8)
+    fc = Linear(name="fc", inputs=("big_gap",), weights=np.eye(3, 4, dtype=np.int8), schemes=[1, 1, 1],
+                in_spec=U8, out_spec=None)
+    net = Network([gap, fc])
+    path = write_bundle(tmp_path / "big.mspb", net, "pynq-z2", (200, 200, 4))
+    with pytest.raises(BundleError, match="layer 'big_gap' needs 160000 bytes of activations per image; the "
+                                          "engine's activation buffer holds 131072, and a global_avg_pool"):
         runtime("pynq-z2").load(path)
-    zcu = write_bundle(tmp_path / "z.mspb", Network([conv]), "zcu104", (200, 200, 4))   # 512 KiB there
-    assert np.array_equal(runtime("zcu104").load(zcu).network.layers[0].weights, conv.weights)
+    zcu = write_bundle(tmp_path / "z.mspb", net, "zcu104", (200, 200, 4))   # 512 KiB there
+    x = images(2, (200, 200, 4))
+    rt = runtime("zcu104")
+    rt.load(zcu)
+    assert np.array_equal(rt.run(x), load_bundle(zcu).logits(x))
 
 
 def test_open_says_whether_it_runs_on_a_board(monkeypatch):
@@ -291,7 +295,26 @@ def test_row_tiles_cover_every_row_once_and_a_row_too_large_is_refused(tmp_path)
     assert len(tiles) > 10 and all(t.descriptor.buffer_needs()[1] <= 4096 for t in tiles)
     assert sorted(np.concatenate([t.row_order for t in tiles]).tolist()) == list(range(200))
     assert b"".join(t.weights.tobytes() for t in tiles) == job.weights.tobytes()
-    assert [t.tile for t in tiles] == [(i, len(tiles)) for i in range(len(tiles))]
+    planned = [j for j in build_program(*read_container(path), weight_buffer_bytes=8192).jobs if j.output == "conv"]
+    tiles = split_rows(job, 8192)
+    assert [j.tile for j in planned] == [(i, len(tiles)) for i in range(len(tiles))]
+    assert all(j.full_out_shape == (6, 6, 200) for j in planned)
     with pytest.raises(BundleError, match="layer 'conv': one row needs 584 bytes of parameters and weights; "
                                           "the engine's weight buffer holds 500"):
         split_rows(job, 500)
+
+
+def test_images_larger_than_the_activation_buffer_run_in_band_tiles(runtime, tmp_path):
+    from .runtime_helpers import tall_network
+    net = tall_network()
+    for board, banded in (("pynq-z2", True), ("zcu104", False)):
+        path = write_bundle(tmp_path / f"tall.{board}.mspb", net, board, (40, 40, 96))
+        rt = runtime(board)
+        rt.load(path)
+        x = images(3, (40, 40, 96), seed=8)
+        assert np.array_equal(rt.run(x), load_bundle(path).logits(x))          # bit for bit
+        names = [layer["name"] for layer in rt.report()["last_run"]["layers"]]
+        bands = {n.split("[")[0] for n in names if "[out rows" in n}
+        assert bands == ({"conv1", "pool1", "add1", "pool2"} if banded else set())
+        limit = rt.info.act_buffer_kib * 1024
+        assert all(j.descriptor.buffer_needs()[0] <= limit for j in rt.program.jobs)
