@@ -50,3 +50,55 @@ async def sp2_mul_matches_decode(dut):
             await Timer(1, unit="ns")
             got = dut.p.value.to_signed()
             assert got == int(SP2_DECODE[code]) * a, f"code {code:04b} a={a}: RTL {got}"
+
+
+VW = 16     # the vector width the row units are built with here (pynq-z2's)
+
+
+def _pack(values, bits: int) -> int:
+    """Little-endian packing of two's-complement fields, field i at bits [bits*i, bits*(i+1))."""
+    mask = (1 << bits) - 1
+    return sum((int(v) & mask) << (bits * i) for i, v in enumerate(values))
+
+
+def _activation_vectors(rng: np.random.Generator, n: int):
+    """Random VW-vectors of u4, u8 or s8 activations, and the extremes."""
+    yield np.full(VW, 255), np.full(VW, -128)
+    yield np.full(VW, 255), np.full(VW, 127)
+    for _ in range(n):
+        lo, hi = [(0, 15), (0, 255), (-128, 127)][rng.integers(3)]
+        yield (rng.integers(lo, hi + 1, VW),)
+
+
+@cocotb.test()
+async def lut_row_matches_numerics(dut):
+    rng = np.random.default_rng(2)
+    extreme = [np.full(VW, c, np.uint8) for c in (0b0011, 0b1011, 0b0110, 0b1110)]   # +-8 and +-(2+4)
+    for vectors in _activation_vectors(rng, 400):
+        for a in vectors:
+            for codes in extreme + [rng.integers(0, 16, VW).astype(np.uint8)]:
+                dut.a.value, dut.codes.value = _pack(a, 9), _pack(codes, 4)
+                await Timer(1, unit="ns")
+                want = int(np.dot(SP2_DECODE[codes].astype(np.int64), a))
+                got = dut.sum.value.to_signed()
+                assert got == want, f"a={a.tolist()} codes={codes.tolist()}: RTL {got}, contract {want}"
+
+
+@cocotb.test()
+async def dsp_row_matches_numerics(dut):
+    from msp_pynq.numerics.schemes import decode
+    rng = np.random.default_rng(3)
+    fixed8 = np.array([c for c in range(256) if c != 0x80], np.uint8)     # 0x80 is reserved
+    fixed4 = np.array([c for c in range(16) if c != 8], np.uint8)         # 0b1000 is reserved
+    for vectors in _activation_vectors(rng, 400):
+        for a in vectors:
+            for scheme, pool in (("fixed8", fixed8), ("fixed4", fixed4)):
+                for codes in (np.full(VW, pool.max() if scheme == "fixed8" else 7, np.uint8),
+                              np.full(VW, 0x81 if scheme == "fixed8" else 9, np.uint8),   # -127, -7
+                              rng.choice(pool, VW)):
+                    dut.a.value, dut.codes.value = _pack(a, 9), _pack(codes, 8)
+                    dut.fixed4.value = int(scheme == "fixed4")
+                    await Timer(1, unit="ns")
+                    want = int(np.dot(decode(codes, scheme).astype(np.int64), a))
+                    got = dut.sum.value.to_signed()
+                    assert got == want, f"{scheme} a={a.tolist()} codes={codes.tolist()}: RTL {got}, contract {want}"

@@ -12,16 +12,27 @@ pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None,
                                 reason="Icarus Verilog not installed (make test installs it)")
 
 
+# Each unit's sources: the module and the modules it instantiates.
+SOURCES = {
+    "msp_requant": ["msp_requant"],
+    "msp_sp2_mul": ["msp_sp2_mul"],
+    "msp_lut_row": ["msp_lut_row", "msp_sp2_mul", "msp_adder_tree"],
+    "msp_dsp_row": ["msp_dsp_row", "msp_adder_tree"],
+}
+
+
 @pytest.mark.parametrize("toplevel, testcase", [
     ("msp_requant", "requant_matches_contract"),
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
+    ("msp_lut_row", "lut_row_matches_numerics"),
+    ("msp_dsp_row", "dsp_row_matches_numerics"),
 ])
 def test_rtl_unit(toplevel, testcase, tmp_path):
     from cocotb_tools.runner import get_results, get_runner
 
     runner = get_runner("icarus")
-    runner.build(sources=[RTL / f"{toplevel}.v"], hdl_toplevel=toplevel, build_dir=tmp_path,
-                 timescale=("1ns", "1ps"))
+    runner.build(sources=[RTL / f"{name}.v" for name in SOURCES[toplevel]], hdl_toplevel=toplevel,
+                 build_dir=tmp_path, timescale=("1ns", "1ps"), parameters={"VW": 16} if "row" in toplevel else {})
     results = runner.test(hdl_toplevel=toplevel, test_module="tb_units", testcase=testcase,
                           build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"),
                           extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])})

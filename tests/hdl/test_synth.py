@@ -1,4 +1,4 @@
-"""Yosys synth_xilinx on the RTL units: the SP2 multiplier must use LUTs only, never a DSP."""
+"""Yosys synth_xilinx on the RTL units: SP2 arithmetic in LUTs only, fixed-point products in DSP slices."""
 import re
 import shutil
 import subprocess
@@ -12,8 +12,9 @@ pytestmark = pytest.mark.skipif(shutil.which("yosys") is None,
                                 reason="Yosys not installed (make test installs it)")
 
 
-def synth_cells(top: str, family: str) -> dict:
-    script = f"read_verilog {RTL / (top + '.v')}; synth_xilinx -top {top} -family {family}; stat"
+def synth_cells(top: str, family: str, *deps: str) -> dict:
+    files = " ".join(str(RTL / f"{name}.v") for name in (top, *deps))
+    script = f"read_verilog {files}; synth_xilinx -flatten -top {top} -family {family}; stat"
     out = subprocess.run(["yosys", "-p", script], capture_output=True, text=True,
                          timeout=300, check=True).stdout
     stats = out[out.rindex("Number of cells"):]
@@ -26,3 +27,11 @@ def test_sp2_multiplier_is_lut_only(family):
     luts = sum(n for name, n in cells.items() if name.startswith("LUT"))
     assert not any(name.startswith("DSP") for name in cells), cells
     assert 0 < luts < 100, cells
+
+
+@pytest.mark.parametrize("family, dsp", [("xc7", "DSP48E1"), ("xcup", "DSP48E2")])
+def test_row_units_map_to_their_cores(family, dsp):
+    lut_row = synth_cells("msp_lut_row", family, "msp_sp2_mul", "msp_adder_tree")
+    assert not any(name.startswith("DSP") for name in lut_row), lut_row        # LUT core: no DSP
+    dsp_row = synth_cells("msp_dsp_row", family, "msp_adder_tree")
+    assert dsp_row.get(dsp) == 16, dsp_row                                    # one DSP per product
