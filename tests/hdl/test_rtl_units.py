@@ -18,7 +18,11 @@ SOURCES = {
     "msp_sp2_mul": ["msp_sp2_mul"],
     "msp_lut_row": ["msp_lut_row", "msp_sp2_mul", "msp_adder_tree"],
     "msp_dsp_row": ["msp_dsp_row", "msp_adder_tree"],
+    "msp_mac_array": ["msp_mac_array", "msp_lut_row", "msp_dsp_row", "msp_sp2_mul", "msp_adder_tree"],
 }
+# Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
+PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_row": {"VW": 16},
+              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 2}}
 
 
 @pytest.mark.parametrize("toplevel, testcase", [
@@ -26,13 +30,14 @@ SOURCES = {
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
     ("msp_lut_row", "lut_row_matches_numerics"),
     ("msp_dsp_row", "dsp_row_matches_numerics"),
+    ("msp_mac_array", "mac_array_accumulates_rows"),
 ])
 def test_rtl_unit(toplevel, testcase, tmp_path):
     from cocotb_tools.runner import get_results, get_runner
 
     runner = get_runner("icarus")
     runner.build(sources=[RTL / f"{name}.v" for name in SOURCES[toplevel]], hdl_toplevel=toplevel,
-                 build_dir=tmp_path, timescale=("1ns", "1ps"), parameters={"VW": 16} if "row" in toplevel else {})
+                 build_dir=tmp_path, timescale=("1ns", "1ps"), parameters=PARAMETERS.get(toplevel, {}))
     results = runner.test(hdl_toplevel=toplevel, test_module="tb_units", testcase=testcase,
                           build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"),
                           extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])})
