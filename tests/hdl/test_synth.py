@@ -35,3 +35,9 @@ def test_row_units_map_to_their_cores(family, dsp):
     assert not any(name.startswith("DSP") for name in lut_row), lut_row        # LUT core: no DSP
     dsp_row = synth_cells("msp_dsp_row", family, "msp_adder_tree")
     assert dsp_row.get(dsp) == 16, dsp_row                                    # one DSP per product
+
+
+@pytest.mark.parametrize("family, dsp", [("xc7", "DSP48E1"), ("xcup", "DSP48E2")])
+def test_two_fixed4_rows_share_each_dsp(family, dsp):
+    cells = synth_cells("msp_dsp_pair", family, "msp_adder_tree")
+    assert cells.get(dsp) == 16, cells                          # 32 fixed-4 MACs on 16 DSPs

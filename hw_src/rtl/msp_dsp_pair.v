@@ -1,0 +1,37 @@
+// msp_dsp_pair: two fixed-4 weight rows times the same VW activations on VW multipliers (one
+// DSP slice each), not 2*VW. Each multiplier computes x * (w_b * 2^18 + w_a) = x*w_a + (x*w_b) * 2^18,
+// and the VW products are summed packed. The low 18 bits of the sum, read as signed, are
+// sum(x*w_a): |sum| <= VW * 255 * 7 < 2^17 for VW <= 64. The rest, shifted down, is sum(x*w_b).
+// This is how the DSP core gets two fixed-4 MACs per DSP48 per cycle.
+`default_nettype none
+module msp_dsp_pair #(
+    parameter integer VW    = 16,
+    parameter integer OUT_W = 13 + $clog2(VW)
+) (
+    input  wire [9*VW-1:0]         a,        // VW activations, 9-bit signed each
+    input  wire [4*VW-1:0]         codes_a,  // row a: VW fixed-4 codes (two's complement)
+    input  wire [4*VW-1:0]         codes_b,  // row b
+    output wire signed [OUT_W-1:0] sum_a,
+    output wire signed [OUT_W-1:0] sum_b
+);
+    localparam integer PW = 34 + $clog2(VW);          // packed product sum width
+    wire [PW*VW-1:0] products;
+    genvar i;
+    generate
+        for (i = 0; i < VW; i = i + 1) begin : mul
+            wire signed [3:0]  wa = codes_a[4*i +: 4];
+            wire signed [3:0]  wb = codes_b[4*i +: 4];
+            wire signed [24:0] packed_w = ($signed({wb, 18'd0}) + wa);   // fits the 25-bit A port
+            wire signed [8:0]  x = a[9*i +: 9];
+            wire signed [33:0] p = x * packed_w;
+            assign products[PW*i +: PW] = {{(PW - 34){p[33]}}, p};
+        end
+    endgenerate
+    wire signed [PW-1:0] total;
+    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW)) tree (.x(products), .sum(total));
+    wire signed [17:0] lo = total[17:0];
+    wire signed [PW-1:0] hi = (total - lo) >>> 18;
+    assign sum_a = lo;
+    assign sum_b = hi[OUT_W-1:0];
+endmodule
+`default_nettype wire
