@@ -3,14 +3,19 @@
 // and the VW products are summed packed. The low 18 bits of the sum, read as signed, are
 // sum(x*w_a): |sum| <= VW * 255 * 7 < 2^17 for VW <= 64. The rest, shifted down, is sum(x*w_b).
 // This is how the DSP core gets two fixed-4 MACs per DSP48 per cycle.
+// With `fixed8`, the pair runs one fixed-8 row w = 16 * hi + lo instead: codes_a carries the low
+// nibbles as unsigned 0..15 (|sum| <= VW * 255 * 15 < 2^17 for VW <= 32), codes_b the high
+// nibbles as signed -8..7, and sum_a returns sum(x*lo) + 16 * sum(x*hi) = sum(x*w); sum_b is 0.
+// So an 8-bit row costs the DSP core two 4-bit row slots.
 `default_nettype none
 module msp_dsp_pair #(
     parameter integer VW    = 16,
-    parameter integer OUT_W = 13 + $clog2(VW)
+    parameter integer OUT_W = 17 + $clog2(VW)
 ) (
     input  wire [9*VW-1:0]         a,        // VW activations, 9-bit signed each
     input  wire [4*VW-1:0]         codes_a,  // row a: VW fixed-4 codes (two's complement)
     input  wire [4*VW-1:0]         codes_b,  // row b
+    input  wire                    fixed8,   // 1: one fixed-8 row (codes_a low, codes_b high nibbles)
     output wire signed [OUT_W-1:0] sum_a,
     output wire signed [OUT_W-1:0] sum_b
 );
@@ -19,7 +24,7 @@ module msp_dsp_pair #(
     genvar i;
     generate
         for (i = 0; i < VW; i = i + 1) begin : mul
-            wire signed [3:0]  wa = codes_a[4*i +: 4];
+            wire signed [4:0]  wa = fixed8 ? {1'b0, codes_a[4*i +: 4]} : {codes_a[4*i + 3], codes_a[4*i +: 4]};
             wire signed [3:0]  wb = codes_b[4*i +: 4];
             wire signed [24:0] packed_w = ($signed({wb, 18'd0}) + wa);   // fits the 25-bit A port
             wire signed [8:0]  x = a[9*i +: 9];
@@ -31,7 +36,8 @@ module msp_dsp_pair #(
     msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW)) tree (.x(products), .sum(total));
     wire signed [17:0] lo = total[17:0];
     wire signed [PW-1:0] hi = (total - lo) >>> 18;
-    assign sum_a = lo;
-    assign sum_b = hi[OUT_W-1:0];
+    wire signed [PW-1:0] whole = lo + (hi <<< 4);
+    assign sum_a = fixed8 ? $signed(whole[OUT_W-1:0]) : lo;     // $signed: keep lo sign-extended
+    assign sum_b = fixed8 ? $signed({OUT_W{1'b0}}) : $signed(hi[OUT_W-1:0]);
 endmodule
 `default_nettype wire

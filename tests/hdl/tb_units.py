@@ -85,26 +85,6 @@ async def lut_row_matches_numerics(dut):
 
 
 @cocotb.test()
-async def dsp_row_matches_numerics(dut):
-    from msp_pynq.numerics.schemes import decode
-    rng = np.random.default_rng(3)
-    fixed8 = np.array([c for c in range(256) if c != 0x80], np.uint8)     # 0x80 is reserved
-    fixed4 = np.array([c for c in range(16) if c != 8], np.uint8)         # 0b1000 is reserved
-    for vectors in _activation_vectors(rng, 400):
-        for a in vectors:
-            for scheme, pool in (("fixed8", fixed8), ("fixed4", fixed4)):
-                for codes in (np.full(VW, pool.max() if scheme == "fixed8" else 7, np.uint8),
-                              np.full(VW, 0x81 if scheme == "fixed8" else 9, np.uint8),   # -127, -7
-                              rng.choice(pool, VW)):
-                    dut.a.value, dut.codes.value = _pack(a, 9), _pack(codes, 8)
-                    dut.fixed4.value = int(scheme == "fixed4")
-                    await Timer(1, unit="ns")
-                    want = int(np.dot(decode(codes, scheme).astype(np.int64), a))
-                    got = dut.sum.value.to_signed()
-                    assert got == want, f"{scheme} a={a.tolist()} codes={codes.tolist()}: RTL {got}, contract {want}"
-
-
-@cocotb.test()
 async def mac_array_accumulates_rows(dut):
     """Random layers: every row's int32 accumulator equals the contract's integer dot product."""
     from cocotb.clock import Clock
@@ -121,17 +101,24 @@ async def mac_array_accumulates_rows(dut):
         signed = trial % 3 == 2
         x = rng.integers(-128 if signed else 0, 128 if signed else 256, (steps, vw))
         lut = rng.integers(0, 16, (n_lut, steps, vw)).astype(np.uint8)
-        f4 = rng.integers(0, 2, n_dsp)
-        dsp = np.stack([rng.choice(fixed4 if f else fixed8, (steps, vw)) for f in f4]).astype(np.uint8)
+        mode8 = rng.integers(0, 2, n_dsp // 2)
+        nibbles = np.empty((n_dsp, steps, vw), np.uint8)
         want = [int(np.dot(SP2_DECODE[lut[r]].ravel().astype(np.int64), x.ravel())) for r in range(n_lut)]
-        want += [int(np.dot((FIXED4_DECODE[dsp[r]] if f4[r] else decode(dsp[r], "fixed8")).ravel().astype(np.int64),
-                            x.ravel())) for r in range(n_dsp)]
-        dut.dsp_fixed4.value = _pack(f4, 1)
+        for p, is8 in enumerate(mode8):
+            if is8:                            # one fixed-8 row: low nibbles, then high nibbles
+                w = rng.choice(fixed8, (steps, vw))
+                nibbles[2 * p], nibbles[2 * p + 1] = w & 0xF, w >> 4
+                want += [int(np.dot(decode(w, "fixed8").ravel().astype(np.int64), x.ravel())), 0]
+            else:
+                for s in (2 * p, 2 * p + 1):
+                    nibbles[s] = rng.choice(fixed4, (steps, vw))
+                    want.append(int(np.dot(FIXED4_DECODE[nibbles[s]].ravel().astype(np.int64), x.ravel())))
+        dut.dsp_fixed8.value = _pack(mode8, 1)
         for k in range(steps):
             dut.valid.value, dut.clear.value = 1, int(k == 0)
             dut.a.value = _pack(x[k], 9)
             dut.lut_codes.value = _pack(lut[:, k].ravel(), 4)
-            dut.dsp_codes.value = _pack(dsp[:, k].ravel(), 8)
+            dut.dsp_codes.value = _pack(nibbles[:, k].ravel(), 4)
             await RisingEdge(dut.clk)
         dut.valid.value = 0
         await RisingEdge(dut.clk)
@@ -143,15 +130,25 @@ async def mac_array_accumulates_rows(dut):
 
 @cocotb.test()
 async def dsp_pair_splits_two_rows(dut):
-    from msp_pynq.numerics.schemes import FIXED4_DECODE
+    from msp_pynq.numerics.schemes import FIXED4_DECODE, decode
     rng = np.random.default_rng(5)
     fixed4 = np.array([c for c in range(16) if c != 8], np.uint8)
+    fixed8 = np.array([c for c in range(256) if c != 0x80], np.uint8)
     plus7, minus7 = np.full(VW, 7, np.uint8), np.full(VW, 9, np.uint8)
     for vectors in _activation_vectors(rng, 400):
         for a in vectors:
             for ca, cb in ((plus7, minus7), (minus7, plus7), (rng.choice(fixed4, VW), rng.choice(fixed4, VW))):
                 dut.a.value, dut.codes_a.value, dut.codes_b.value = _pack(a, 9), _pack(ca, 4), _pack(cb, 4)
+                dut.fixed8.value = 0
                 await Timer(1, unit="ns")
                 want = [int(np.dot(FIXED4_DECODE[c].astype(np.int64), a)) for c in (ca, cb)]
                 got = [dut.sum_a.value.to_signed(), dut.sum_b.value.to_signed()]
                 assert got == want, f"a={a.tolist()} rows {ca.tolist()} {cb.tolist()}: RTL {got}, contract {want}"
+            # one fixed-8 row on the pair: low nibbles on row a, high nibbles on row b
+            for codes in (np.full(VW, 0x7F, np.uint8), np.full(VW, 0x81, np.uint8), rng.choice(fixed8, VW)):
+                dut.codes_a.value, dut.codes_b.value = _pack(codes & 0xF, 4), _pack(codes >> 4, 4)
+                dut.fixed8.value = 1
+                await Timer(1, unit="ns")
+                want = int(np.dot(decode(codes, "fixed8").astype(np.int64), a))
+                got = [dut.sum_a.value.to_signed(), dut.sum_b.value.to_signed()]
+                assert got == [want, 0], f"fixed8 a={a.tolist()} codes={codes.tolist()}: RTL {got}, contract {want}"

@@ -17,14 +17,13 @@ SOURCES = {
     "msp_requant": ["msp_requant"],
     "msp_sp2_mul": ["msp_sp2_mul"],
     "msp_lut_row": ["msp_lut_row", "msp_sp2_mul", "msp_adder_tree"],
-    "msp_dsp_row": ["msp_dsp_row", "msp_adder_tree"],
     "msp_dsp_pair": ["msp_dsp_pair", "msp_adder_tree"],
-    "msp_mac_array": ["msp_mac_array", "msp_lut_row", "msp_dsp_row", "msp_sp2_mul", "msp_adder_tree"],
+    "msp_mac_array": ["msp_mac_array", "msp_lut_row", "msp_dsp_pair", "msp_sp2_mul", "msp_adder_tree"],
     "msp_regs": ["msp_regs"],
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
-PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
-              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 2}}
+PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
+              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4}}
 
 
 @pytest.mark.parametrize("toplevel, testcase", [
@@ -32,7 +31,6 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_row": {"VW": 16}, "msp_dsp_pai
     ("msp_requant", "requant_matches_contract"),
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
     ("msp_lut_row", "lut_row_matches_numerics"),
-    ("msp_dsp_row", "dsp_row_matches_numerics"),
     ("msp_dsp_pair", "dsp_pair_splits_two_rows"),
     ("msp_mac_array", "mac_array_accumulates_rows"),
 ])

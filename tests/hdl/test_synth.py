@@ -29,12 +29,10 @@ def test_sp2_multiplier_is_lut_only(family):
     assert 0 < luts < 100, cells
 
 
-@pytest.mark.parametrize("family, dsp", [("xc7", "DSP48E1"), ("xcup", "DSP48E2")])
-def test_row_units_map_to_their_cores(family, dsp):
-    lut_row = synth_cells("msp_lut_row", family, "msp_sp2_mul", "msp_adder_tree")
-    assert not any(name.startswith("DSP") for name in lut_row), lut_row        # LUT core: no DSP
-    dsp_row = synth_cells("msp_dsp_row", family, "msp_adder_tree")
-    assert dsp_row.get(dsp) == 16, dsp_row                                    # one DSP per product
+@pytest.mark.parametrize("family", ["xc7", "xcup"])
+def test_lut_core_row_uses_no_dsp(family):
+    cells = synth_cells("msp_lut_row", family, "msp_sp2_mul", "msp_adder_tree")
+    assert not any(name.startswith("DSP") for name in cells), cells
 
 
 @pytest.mark.parametrize("family, dsp", [("xc7", "DSP48E1"), ("xcup", "DSP48E2")])
