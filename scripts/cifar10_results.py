@@ -51,7 +51,7 @@ def plot(runs: dict, mix: list, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 1.4]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 1.5 + 0.55 * len(runs)), gridspec_kw={"width_ratios": [1, 1.3]})
     labels, values, colors = [], [], []
     for name, model, desc in ROWS:
         if name in runs:
@@ -63,8 +63,10 @@ def plot(runs: dict, mix: list, path: Path) -> None:
         ax1.text(v + 0.2, y, f"{v:.2f}", va="center", fontsize=8)
     for label, acc in PUBLISHED:
         ax1.axvline(acc, ls=":", color="#c33", lw=1)
-        ax1.text(acc, -0.9, label, rotation=90, fontsize=7, color="#c33", va="bottom")
-    ax1.set_xlim(min(values + [84]) - 3, 100)
+        ax1.text(acc, len(values) - 0.45, label, fontsize=7, color="#c33", ha="center", va="bottom")
+    lo = min(values + [a for _, a in PUBLISHED])
+    ax1.set_xlim(lo - 1.5, max(values + [a for _, a in PUBLISHED]) + 1.5)
+    ax1.set_ylim(-0.6, len(values) + 0.3)
     ax1.set_xlabel("validation top-1 (%)")
     ax1.tick_params(axis="y", labelsize=7)
     ax1.set_title("CIFAR-10 validation accuracy by weight scheme")
