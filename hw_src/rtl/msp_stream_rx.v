@@ -1,0 +1,74 @@
+// msp_stream_rx: receives one MM2S packet from the 64-bit AXI4-Stream (docs/registers.md 5) into
+// a buffer write port, counting bytes by TKEEP. `arm` with `expect_bytes` readies it for one
+// packet. When the packet's last beat (TLAST) arrives with exactly that many bytes, it pulses
+// `done`. When TLAST arrives early, or the bytes run past the count, it pulses `len_error` with
+// `got_bytes` and then drains the packet to its TLAST. It never stalls the stream while armed or
+// draining, so a bad packet cannot hang the DMA.
+`default_nettype none
+module msp_stream_rx (
+    input  wire        aclk,
+    input  wire        aresetn,
+    input  wire        flush,          // soft reset: drop the current packet (drain to TLAST)
+    // AXI4-Stream slave (MM2S)
+    input  wire [63:0] s_axis_tdata,
+    input  wire [7:0]  s_axis_tkeep,
+    input  wire        s_axis_tlast,
+    input  wire        s_axis_tvalid,
+    output wire        s_axis_tready,
+    // control
+    input  wire        arm,            // one cycle: expect a packet of expect_bytes
+    input  wire [31:0] expect_bytes,
+    output reg         done,           // one cycle: the packet arrived whole
+    output reg         len_error,      // one cycle: TLAST at the wrong byte count
+    output reg  [31:0] got_bytes,      // bytes counted when len_error or done pulsed
+    // buffer write port: one beat per cycle, byte address of its first lane
+    output reg         wr_en,
+    output reg  [31:0] wr_addr,
+    output reg  [63:0] wr_data,
+    output reg  [7:0]  wr_keep
+);
+    localparam IDLE = 2'd0, RECV = 2'd1, DRAIN = 2'd2;
+    reg [1:0]  state;
+    reg [31:0] count, want;          // ("expect" is a SystemVerilog keyword)
+
+    assign s_axis_tready = (state == RECV) || (state == DRAIN);
+    wire beat = s_axis_tvalid && s_axis_tready;
+
+    // bytes in this beat: TKEEP marks the valid low lanes (count its ones)
+    integer i;
+    reg [3:0] nbytes;
+    always @* begin
+        nbytes = 4'd0;
+        for (i = 0; i < 8; i = i + 1) nbytes = nbytes + s_axis_tkeep[i];
+    end
+    wire [31:0] total = count + nbytes;
+
+    always @(posedge aclk) begin
+        done <= 1'b0;
+        len_error <= 1'b0;
+        wr_en <= 1'b0;
+        if (!aresetn) begin
+            state <= IDLE; count <= 32'd0; want <= 32'd0; got_bytes <= 32'd0;
+        end else if (flush) begin
+            state <= (state == RECV && count != 0) ? DRAIN : IDLE;
+            count <= 32'd0;
+        end else begin
+            case (state)
+                IDLE: if (arm) begin state <= RECV; count <= 32'd0; want <= expect_bytes; end
+                RECV: if (beat) begin
+                    if (total > want || (s_axis_tlast && total != want)) begin
+                        len_error <= 1'b1; got_bytes <= total;
+                        state <= s_axis_tlast ? IDLE : DRAIN;
+                    end else begin
+                        wr_en <= 1'b1; wr_addr <= count; wr_data <= s_axis_tdata; wr_keep <= s_axis_tkeep;
+                        count <= total;
+                        if (s_axis_tlast) begin done <= 1'b1; got_bytes <= total; state <= IDLE; end
+                    end
+                end
+                DRAIN: if (beat && s_axis_tlast) state <= IDLE;
+                default: state <= IDLE;
+            endcase
+        end
+    end
+endmodule
+`default_nettype wire
