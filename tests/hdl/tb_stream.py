@@ -73,3 +73,23 @@ async def packets_arrive_whole_or_are_refused(dut):
     sink.mem.clear()
     await _packet(dut, source, sink, 40, payload)
     assert len(sink.done) == done + 1 and bytes(sink.mem[i] for i in range(40)) == payload
+
+
+@cocotb.test()
+async def soft_reset_flush_drains_the_packet(dut):
+    source, sink = await _setup(dut)
+    dut.expect_bytes.value, dut.arm.value = 256, 1
+    await RisingEdge(dut.aclk)
+    dut.arm.value = 0
+    await source.send(AxiStreamFrame(bytes(256)))
+    await ClockCycles(dut.aclk, 4)                                     # a few beats in
+    dut.flush.value = 1
+    await RisingEdge(dut.aclk)
+    dut.flush.value = 0
+    await ClockCycles(dut.aclk, 60)
+    assert source.empty() and source.idle(), "the rest of the packet must be drained, not stalled"
+    assert not sink.done and not sink.errors
+    payload = bytes(range(16))
+    sink.mem.clear()
+    await _packet(dut, source, sink, 16, payload)
+    assert sink.done == [16] and bytes(sink.mem[i] for i in range(16)) == payload
