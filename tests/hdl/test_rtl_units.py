@@ -21,6 +21,7 @@ SOURCES = {
     "msp_mac_array": ["msp_mac_array", "msp_lut_row", "msp_dsp_pair", "msp_sp2_mul", "msp_adder_tree"],
     "msp_regs": ["msp_regs"],
     "msp_stream_rx": ["msp_stream_rx"],
+    "msp_stream_tx": ["msp_stream_tx"],
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
 PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
@@ -30,6 +31,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
 @pytest.mark.parametrize("toplevel, testcase", [
     ("msp_regs", "tb_regs"),
     ("msp_stream_rx", "tb_stream"),
+    ("msp_stream_tx", "tb_stream_tx"),
     ("msp_requant", "requant_matches_contract"),
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
     ("msp_lut_row", "lut_row_matches_numerics"),
