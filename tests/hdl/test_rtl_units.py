@@ -22,6 +22,7 @@ SOURCES = {
     "msp_regs": ["msp_regs"],
     "msp_stream_rx": ["msp_stream_rx"],
     "msp_stream_tx": ["msp_stream_tx"],
+    "msp_window_gen": ["msp_window_gen"],
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
 PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
@@ -32,6 +33,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_regs", "tb_regs"),
     ("msp_stream_rx", "tb_stream"),
     ("msp_stream_tx", "tb_stream_tx"),
+    ("msp_window_gen", "tb_window"),
     ("msp_requant", "requant_matches_contract"),
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
     ("msp_lut_row", "lut_row_matches_numerics"),
