@@ -19,6 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def _share(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of positions where ``a`` equals ``b``: accuracy against labels, or agreement."""
+    return float((a == b).mean())
+
+
 def evaluate_run(run: Path, models: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     import onnxruntime as ort
     import torch
@@ -65,15 +70,14 @@ def evaluate_run(run: Path, models: Path, images: np.ndarray, labels: np.ndarray
         seconds = time.perf_counter() - t0
         result["boards"][board] = {
             "bundle": bundle_path.name, "bundle_bytes": bundle_path.stat().st_size,
-            "emulator_acc": float((emu_pred == labels).mean()),
-            "emulator_vs_exact": float((emu_pred == exact_pred).mean()),
-            "emulator_vs_float_fake_quant": float((emu_pred == float_pred).mean()),
-            "emulator_vs_ort": float((emu_pred == ort_pred).mean()),
+            "emulator_acc": _share(emu_pred, labels),
+            "emulator_vs_exact": _share(emu_pred, exact_pred),
+            "emulator_vs_float_fake_quant": _share(emu_pred, float_pred),
+            "emulator_vs_ort": _share(emu_pred, ort_pred),
             "emulator_seconds": round(seconds, 1)}
-    acc = lambda pred: float((pred == labels).mean())   # noqa: E731
-    result.update(trained_exact=cfg.exact, float_fake_quant_acc=acc(float_pred), exact_acc=acc(exact_pred),
-                  ort_acc=acc(ort_pred), ort_vs_float_fake_quant=float((ort_pred == float_pred).mean()),
-                  quant=cfg.quant)
+    result.update(trained_exact=cfg.exact, float_fake_quant_acc=_share(float_pred, labels),
+                  exact_acc=_share(exact_pred, labels), ort_acc=_share(ort_pred, labels),
+                  ort_vs_float_fake_quant=_share(ort_pred, float_pred), quant=cfg.quant)
     return result
 
 

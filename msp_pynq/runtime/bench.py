@@ -5,9 +5,9 @@ emulator, and ``device_model_s``, the host time inside all the device models (re
 and engine models, the emulator included): what MMIO on a board would not cost this PC.
 ``wall_s - device_model_s`` is what the runtime itself costs on the host: image checks, pynq's
 MMIO and DMA driver calls, register programming, copies into and out of the DMA buffers, polling,
-post-processing. ``wall_s - emulator_s`` is reported too (emulated register models included). The modelled board time is the engine's
-CYCLES over its clock (board profile; per-MAC costs are placeholders until the hardware issue
-measures them).
+post-processing. ``wall_s - emulator_s`` is reported too (emulated register models included).
+The modelled board time is the engine's CYCLES over its clock (board profile; per-MAC costs are
+placeholders until the hardware issue measures them).
 
 >>> rows = bench_bundles(["models/resnet20-msp8-exact.pynq-z2.mspb"], batches=(1,), seconds=0.1)  # doctest: +SKIP
 >>> print(markdown(rows))                                                                         # doctest: +SKIP

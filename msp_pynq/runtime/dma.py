@@ -1,11 +1,11 @@
 """Waits with a timeout and recovery for pynq's AXI DMA driver (simple mode, PG021).
 
-pynq's ``_SDMAChannel.wait()`` spins on DMASR with no timeout, and once a channel has halted
+pynq's ``_SDMAChannel.wait`` method spins on DMASR with no timeout, and once a channel has halted
 on an error it reports "DMA channel not started" instead of the error; ``start()`` spins
 without a timeout too. :func:`wait_channel` polls DMASR itself with a deadline and decodes the
-error bits, then does pynq's post-wait bookkeeping itself (S2MM invalidate,
-``transferred``) instead of calling ``wait()``; :func:`reset_dma` soft-resets the core and restarts both channels, each step
-with a deadline. See docs/design/pynq-emulation.md.
+error bits, then does pynq's post-wait bookkeeping itself (S2MM invalidate, ``transferred``)
+instead of calling pynq's unbounded wait; :func:`reset_dma` soft-resets the core and restarts
+both channels, each step with a deadline. See docs/design/pynq-emulation.md.
 """
 from __future__ import annotations
 

@@ -162,10 +162,9 @@ class Runtime:
                               f"overlay's engine reports fingerprint {self.info.fingerprint_hex}; "
                               f"recompile the model for this overlay or load the matching overlay")
         manifest, arrays = read_container(bundle_path)
-        program = build_program(manifest, arrays, where, self.info.weight_buffer_kib * 1024,
-                                self.info.act_buffer_kib * 1024)
-        batch = program.batch_limit(self.info.act_buffer_kib * 1024, self.info.weight_buffer_kib * 1024,
-                                    self.max_batch, where)
+        act_bytes, weight_bytes = self.info.act_buffer_kib * 1024, self.info.weight_buffer_kib * 1024
+        program = build_program(manifest, arrays, where, weight_bytes, act_bytes)
+        batch = program.batch_limit(act_bytes, weight_bytes, self.max_batch, where)
         t1 = time.perf_counter()
         self.unload()
         in_bytes, out_bytes = program.buffer_nbytes(batch)
@@ -324,8 +323,9 @@ class Runtime:
         CYCLES summed over layers / CLOCK_KHZ), ``postprocess_s`` (int32 to logits),
         ``wall_s``, ``emulator_s`` (emulated mode: host time inside the engine emulator, part of
         ``dma_s``), ``device_model_s`` (emulated mode: host time inside every device model, the
-        emulator included; ``wall_s - device_model_s`` is the runtime's own host time), and ``layers`` (cycles and engine time per layer). Host times are
-        wall-clock seconds of this machine.
+        emulator included; ``wall_s - device_model_s`` is the runtime's own host time), and
+        ``layers`` (cycles and engine time per layer). Host times are wall-clock seconds of this
+        machine.
         """
         return {"mode": self.mode, "board": self.board,
                 "bundle": self.bundle.path if self.bundle else None,

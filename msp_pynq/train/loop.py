@@ -105,6 +105,8 @@ def train(cfg: TrainConfig) -> dict:
     from ..data import load_cifar10
     from tqdm import tqdm
 
+    if cfg.exact and not cfg.init:
+        raise MSPError("--exact fine-tunes a trained QAT model: give its checkpoint with --init")
     rank, world = _dist()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -115,10 +117,8 @@ def train(cfg: TrainConfig) -> dict:
     x_val, y_val = load_cifar10(cfg.data, "val", progress=False)
     x_train, y_train = _subset(x_train, y_train, cfg.train_limit, cfg.seed)
     x_val, y_val = _subset(x_val, y_val, cfg.val_limit, cfg.seed)
-    if cfg.exact and not cfg.init:
-        raise MSPError("--exact fine-tunes a trained QAT model: give its checkpoint with --init")
     model = build(cfg).to(device)
-    if cfg.quant and not cfg.exact:                       # same calibration batch on every rank, before DDP
+    if cfg.quant and not cfg.exact:     # same calibration batch on every rank, before DDP
         from ..quant import calibrate
         calibrate(model, to_float(torch.from_numpy(_subset(x_train, y_train, 256, cfg.seed)[0])).to(device))
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]

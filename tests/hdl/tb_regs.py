@@ -4,7 +4,6 @@ cocotbext-axi's AXI4-Lite master. Offsets, masks and the generics come from the 
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
@@ -12,16 +11,14 @@ from msp_pynq.boards.profiles import get_profile
 from msp_pynq.bundle.model import engine_fingerprint
 from msp_pynq.runtime.registers import DESCRIPTOR_MASKS, DESCRIPTOR_REGS, Reg
 
+from tb_common import reset, start_clock
+
 
 async def _setup(dut) -> AxiLiteMaster:
-    cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
-    for name in ("busy", "done_set", "error_set", "error_code", "error_packet", "error_info", "packets", "cycles"):
-        getattr(dut, name).value = 0
+    start_clock(dut, ("busy", "done_set", "error_set", "error_code", "error_packet", "error_info", "packets",
+                      "cycles"))
     master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.aclk, dut.aresetn, reset_active_level=False)
-    dut.aresetn.value = 0
-    await ClockCycles(dut.aclk, 4)
-    dut.aresetn.value = 1
-    await ClockCycles(dut.aclk, 2)
+    await reset(dut, 4)
     return master
 
 

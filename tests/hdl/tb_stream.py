@@ -2,9 +2,10 @@
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
+
+from tb_common import reset, start_clock
 
 
 class _Sink:
@@ -29,14 +30,10 @@ class _Sink:
 
 
 async def _setup(dut):
-    cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
-    dut.arm.value, dut.flush.value, dut.expect_bytes.value = 0, 0, 0
+    start_clock(dut, ("arm", "flush", "expect_bytes"))
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
                              reset_active_level=False)
-    dut.aresetn.value = 0
-    await ClockCycles(dut.aclk, 3)
-    dut.aresetn.value = 1
-    await ClockCycles(dut.aclk, 2)
+    await reset(dut)
     return source, _Sink(dut)
 
 

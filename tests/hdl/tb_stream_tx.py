@@ -3,9 +3,10 @@ AXI4-Stream sink under random backpressure, with a producer of random chunk size
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamSink
+
+from tb_common import reset, start_clock
 
 
 async def _produce(dut, payload: bytes, rng: random.Random) -> None:
@@ -44,14 +45,9 @@ class _Beats:
 
 @cocotb.test()
 async def packets_follow_the_stream_protocol(dut):
-    cocotb.start_soon(Clock(dut.aclk, 10, unit="ns").start())
-    for name in ("flush", "start", "total_bytes", "in_valid", "in_data", "in_nbytes"):
-        getattr(dut, name).value = 0
+    start_clock(dut, ("flush", "start", "total_bytes", "in_valid", "in_data", "in_nbytes"))
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.aclk, dut.aresetn, reset_active_level=False)
-    dut.aresetn.value = 0
-    await ClockCycles(dut.aclk, 3)
-    dut.aresetn.value = 1
-    await ClockCycles(dut.aclk, 2)
+    await reset(dut)
     rng = random.Random(11)
     beats = _Beats(dut)
     for size in (1, 5, 8, 9, 16, 17, 100, 1003):
