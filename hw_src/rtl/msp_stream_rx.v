@@ -3,12 +3,14 @@
 // packet. When the packet's last beat (TLAST) arrives with exactly that many bytes, it pulses
 // `done`. When TLAST arrives early, or the bytes run past the count, it pulses `len_error` with
 // `got_bytes` and then drains the packet to its TLAST. It never stalls the stream while armed or
-// draining, so a bad packet cannot hang the DMA.
+// draining, so a bad packet cannot hang the DMA. `hold` pauses a packet (TREADY low) while the
+// consumer behind the write port is full; a drain is never held.
 `default_nettype none
 module msp_stream_rx (
     input  wire        aclk,
     input  wire        aresetn,
     input  wire        flush,          // soft reset: drop the current packet (drain to TLAST)
+    input  wire        hold,           // the consumer cannot take another beat: stall RECV
     // AXI4-Stream slave (MM2S)
     input  wire [63:0] s_axis_tdata,
     input  wire [7:0]  s_axis_tkeep,
@@ -31,7 +33,7 @@ module msp_stream_rx (
     reg [1:0]  state;
     reg [31:0] count, want;          // ("expect" is a SystemVerilog keyword)
 
-    assign s_axis_tready = (state == RECV) || (state == DRAIN);
+    assign s_axis_tready = (state == RECV && !hold) || (state == DRAIN);
     wire beat = s_axis_tvalid && s_axis_tready;
 
     // bytes in this beat: TKEEP marks the valid low lanes (count its ones)

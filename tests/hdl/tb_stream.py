@@ -30,7 +30,7 @@ class _Sink:
 
 
 async def _setup(dut):
-    start_clock(dut, ("arm", "flush", "expect_bytes"))
+    start_clock(dut, ("arm", "flush", "hold", "expect_bytes"))
     source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.aclk, dut.aresetn,
                              reset_active_level=False)
     await reset(dut)

@@ -29,7 +29,7 @@ async def _run(dut, rng, h, w, c, kh, kw, stride, pad) -> None:
 
     for name, value in (("in_h", h), ("in_w", w), ("groups", groups), ("kh", kh), ("kw", kw),
                         ("sh", stride[0]), ("sw", stride[1]), ("pad_top", pt), ("pad_left", pl),
-                        ("out_h", ho), ("out_w", wo)):
+                        ("out_h", ho), ("out_w", wo), ("passes", 1), ("pool", 0)):
         getattr(dut, name).value = value
     dut.start.value = 1
     await RisingEdge(dut.clk)

@@ -1,0 +1,398 @@
+// msp_engine: the MSP engine (docs/registers.md: one layer per START, streams in and out through
+// the AXI DMA; docs/numerics.md: the arithmetic, bit for bit). docs/design/engine.md has the plan.
+//
+//   S_AXIS ─► msp_stream_rx ─► beat FIFO ─┬─► row parameters (msp_output_stage's RAM)
+//                                         ├─► msp_weight_loader ─► weight banks (one per row unit)
+//                                         ├─► msp_act_writer ─► activation buffer ─► msp_window_gen
+//                                         └─► msp_add_unit (input b; input a from the buffer)
+//   window steps ─► msp_mac_array (LUT + DSP rows) or msp_pool_unit ─► msp_output_stage ─┐
+//   msp_add_unit ─────────────────────────────────────────────────────────────────────────┴► msp_stream_tx ─► M_AXIS
+//
+// Generics are the board profile's geometry (msp_pynq/boards/profiles.py); the weight banks
+// share WGT_BUF_KIB between the LUT_ROWS + DSP_ROWS row units.
+`default_nettype none
+module msp_engine #(
+    parameter integer VECTOR_WIDTH = 16,
+    parameter integer LUT_ROWS     = 41,
+    parameter integer DSP_ROWS     = 24,
+    parameter integer ACT_BUF_KIB  = 128,
+    parameter integer WGT_BUF_KIB  = 64,
+    parameter [31:0]  FINGERPRINT  = 32'hEC23FD33,
+    parameter [31:0]  CLOCK_KHZ    = 125000
+) (
+    input  wire        aclk,
+    input  wire        aresetn,
+    input  wire [11:0] s_axi_awaddr,
+    input  wire        s_axi_awvalid,
+    output wire        s_axi_awready,
+    input  wire [31:0] s_axi_wdata,
+    input  wire [3:0]  s_axi_wstrb,
+    input  wire        s_axi_wvalid,
+    output wire        s_axi_wready,
+    output wire [1:0]  s_axi_bresp,
+    output wire        s_axi_bvalid,
+    input  wire        s_axi_bready,
+    input  wire [11:0] s_axi_araddr,
+    input  wire        s_axi_arvalid,
+    output wire        s_axi_arready,
+    output wire [31:0] s_axi_rdata,
+    output wire [1:0]  s_axi_rresp,
+    output wire        s_axi_rvalid,
+    input  wire        s_axi_rready,
+    input  wire [63:0] s_axis_tdata,
+    input  wire [7:0]  s_axis_tkeep,
+    input  wire        s_axis_tlast,
+    input  wire        s_axis_tvalid,
+    output wire        s_axis_tready,
+    output wire [63:0] m_axis_tdata,
+    output wire [7:0]  m_axis_tkeep,
+    output wire        m_axis_tlast,
+    output wire        m_axis_tvalid,
+    input  wire        m_axis_tready,
+    output wire        irq
+);
+    localparam integer VW = VECTOR_WIDTH, U = LUT_ROWS + DSP_ROWS;
+    localparam integer ACT_WORDS = ACT_BUF_KIB * 1024 / VW;
+    localparam integer BANK_WORDS = WGT_BUF_KIB * 1024 / (U * VW / 2);
+    localparam integer MAX_ROWS = 1024;
+    localparam integer AW = $clog2(ACT_WORDS), BW = $clog2(BANK_WORDS + 1), RB = $clog2(MAX_ROWS);
+    localparam [3:0] OP_CONV = 4'd1, OP_LINEAR = 4'd2, OP_ADD = 4'd3, OP_MAX = 4'd4, OP_GAP = 4'd5;
+    localparam [1:0] S_IDLE = 2'd0, S_CHECK = 2'd1, S_RUN = 2'd2, S_FAIL = 2'd3;
+
+    // ---------------- registers ----------------
+    wire         start, soft_reset;
+    wire [511:0] desc;
+    reg          done_set, error_set;
+    reg  [3:0]   e_code, e_packet, packets;
+    reg  [31:0]  e_info;
+    reg  [63:0]  cycles;
+    reg  [1:0]   state;
+    msp_regs #(.VECTOR_WIDTH(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .ACT_BUF_KIB(ACT_BUF_KIB),
+               .WGT_BUF_KIB(WGT_BUF_KIB), .FINGERPRINT(FINGERPRINT), .CLOCK_KHZ(CLOCK_KHZ)) regs (
+        .aclk(aclk), .aresetn(aresetn),
+        .s_axi_awaddr(s_axi_awaddr), .s_axi_awvalid(s_axi_awvalid), .s_axi_awready(s_axi_awready),
+        .s_axi_wdata(s_axi_wdata), .s_axi_wstrb(s_axi_wstrb), .s_axi_wvalid(s_axi_wvalid), .s_axi_wready(s_axi_wready),
+        .s_axi_bresp(s_axi_bresp), .s_axi_bvalid(s_axi_bvalid), .s_axi_bready(s_axi_bready),
+        .s_axi_araddr(s_axi_araddr), .s_axi_arvalid(s_axi_arvalid), .s_axi_arready(s_axi_arready),
+        .s_axi_rdata(s_axi_rdata), .s_axi_rresp(s_axi_rresp), .s_axi_rvalid(s_axi_rvalid), .s_axi_rready(s_axi_rready),
+        .start(start), .soft_reset(soft_reset), .desc(desc), .irq(irq),
+        .busy(state == S_RUN || state == S_CHECK), .done_set(done_set), .error_set(error_set),
+        .error_code(e_code), .error_packet(e_packet), .error_info(e_info), .packets(packets), .cycles(cycles));
+
+    wire rst = !aresetn || soft_reset;           // the soft reset returns every block to idle
+
+    // ---------------- descriptor ----------------
+    reg  [511:0] d;
+    wire [3:0]   chk_code;
+    wire [31:0]  chk_info, pkt0, pkt1, pkt2, out_bytes, chans, img_bytes;
+    wire [15:0]  win_h, win_w, win_kh, win_kw, out_h, out_w, passes, out_ch, taps, steps;
+    wire [11:0]  groups;
+    wire [3:0]   op;
+    msp_layer_check #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .ACT_WORDS(ACT_WORDS),
+                      .BANK_WORDS(BANK_WORDS), .MAX_ROWS(MAX_ROWS)) check (
+        .desc(d), .err_code(chk_code), .err_info(chk_info), .op(op), .pkt0(pkt0), .pkt1(pkt1), .pkt2(pkt2),
+        .out_bytes(out_bytes), .win_h(win_h), .win_w(win_w), .win_kh(win_kh), .win_kw(win_kw),
+        .out_h(out_h), .out_w(out_w), .passes(passes), .out_ch(out_ch), .groups(groups), .taps(taps),
+        .chans(chans), .img_bytes(img_bytes), .steps(steps));
+    wire [15:0] batch = d[32*1 +: 16], in_c = d[32*4 +: 16];
+    wire [7:0]  t_in = d[32*9 +: 8], t_b = d[32*9 + 8 +: 8], t_out = d[32*9 + 16 +: 8];
+    wire        raw = d[32*9 + 24];
+    wire [15:0] n_sp2 = d[32*10 +: 16], n_f4 = d[32*11 +: 16], n_f8 = d[32*12 +: 16];
+    wire [15:0] mult_a = d[32*13 +: 16], mult_b = d[32*14 +: 16];
+    wire [5:0]  shift = d[32*15 +: 6];
+    wire        weighted = op == OP_CONV || op == OP_LINEAR, pooling = op == OP_MAX || op == OP_GAP;
+    function [7:0] max_byte(input [7:0] t);      // the largest legal byte of an input type
+        max_byte = (t == 8'h04) ? 8'd15 : (t == 8'h05) ? 8'd31 : 8'd255;
+    endfunction
+
+    // ---------------- layer control ----------------
+    reg        run_start;                        // one cycle: the submodules latch the layer
+    reg  [1:0] rx_pkt;                           // the packet the receiver expects next
+    reg        rx_armed;
+    reg  [2:0] len_ok;                           // packets received at their expected length
+    reg  [15:0] images_left;
+    reg        computing, acc_full, prm_done;
+    reg  [RB-1:0] prm_row;
+    reg        prm_bad, b_bad;
+    reg  [31:0] prm_bad_row, b_bad_index, b_seen;
+    wire [2:0] npkts = weighted ? 3'd3 : (op == OP_ADD ? 3'd2 : 3'd1);
+    wire [31:0] pkt_len = (rx_pkt == 2'd0) ? pkt0 : (rx_pkt == 2'd1) ? pkt1 : pkt2;
+
+    // receiver and beat FIFO (beats tagged with their packet)
+    wire        rx_tready, rx_done, rx_len_error, rx_wr_en;
+    wire [31:0] rx_got, rx_wr_addr;
+    wire [63:0] rx_wr_data;
+    wire [7:0]  rx_wr_keep;
+    reg  [2:0]  fifo_n;
+    wire        sink = state == S_FAIL;          // after an error every beat is accepted and dropped
+    assign s_axis_tready = sink ? 1'b1 : rx_tready;
+    msp_stream_rx rx (.aclk(aclk), .aresetn(aresetn && !sink), .flush(soft_reset),
+        .hold(fifo_n + rx_wr_en >= 3'd3),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tkeep(s_axis_tkeep), .s_axis_tlast(s_axis_tlast),
+        .s_axis_tvalid(s_axis_tvalid && !sink), .s_axis_tready(rx_tready),
+        .arm(state == S_RUN && !rx_armed && rx_pkt < npkts), .expect_bytes(pkt_len),
+        .done(rx_done), .len_error(rx_len_error), .got_bytes(rx_got),
+        .wr_en(rx_wr_en), .wr_addr(rx_wr_addr), .wr_data(rx_wr_data), .wr_keep(rx_wr_keep));
+    reg  [1:0]  tag_in;                          // packet of the beats the receiver writes now
+    reg  [73:0] fifo [0:3];
+    reg  [1:0]  f_rd, f_wr;
+    wire [73:0] head = fifo[f_rd];
+    wire        f_valid = fifo_n != 0;
+    wire [1:0]  h_tag = head[73:72];
+    wire [63:0] h_data = head[63:0];
+    wire [7:0]  h_keep = head[71:64];
+    wire        pop;
+
+    // ---------------- consumers ----------------
+    wire to_prm = f_valid && weighted && h_tag == 2'd0;
+    wire to_wl  = f_valid && weighted && h_tag == 2'd1;
+    wire to_act = f_valid && (h_tag == (weighted ? 2'd2 : 2'd0));
+    wire to_add = f_valid && op == OP_ADD && h_tag == 2'd1;
+
+    wire              wl_ready, wl_wr_en, wl_pair, wl_done, wl_bad;
+    wire [15:0]       wl_unit, wl_bad_row;
+    wire [BW-1:0]     wl_addr;
+    wire [4*VW-1:0]   wl_lo, wl_hi;
+    msp_weight_loader #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .AW(BW)) wl (
+        .clk(aclk), .rst(rst), .start(run_start && weighted), .taps(taps), .chans(chans[15:0]), .groups(groups),
+        .steps(steps[BW-1:0]), .n_sp2(n_sp2), .n_f4(n_f4), .n_f8(n_f8),
+        .in_valid(to_wl), .in_data(h_data), .in_keep(h_keep), .in_ready(wl_ready),
+        .wr_en(wl_wr_en), .wr_unit(wl_unit), .wr_addr(wl_addr), .wr_lo(wl_lo), .wr_hi(wl_hi), .wr_pair(wl_pair),
+        .done(wl_done), .bad(wl_bad), .bad_row(wl_bad_row));
+
+    reg               img_resume;
+    wire              aw_ready, aw_wr_en, img_done, aw_bad;
+    wire [AW-1:0]     aw_addr;
+    wire [8*VW-1:0]   aw_data;
+    wire [VW-1:0]     aw_be;
+    wire [31:0]       aw_bad_index;
+    msp_act_writer #(.VW(VW), .AW(AW)) aw (
+        .clk(aclk), .rst(rst), .start(run_start), .pix_bytes(chans), .img_bytes(img_bytes),
+        .max_byte(max_byte(t_in)), .resume(img_resume),
+        .in_valid(to_act), .in_data(h_data), .in_keep(h_keep), .in_ready(aw_ready),
+        .wr_en(aw_wr_en), .wr_addr(aw_addr), .wr_data(aw_data), .wr_be(aw_be),
+        .img_done(img_done), .bad(aw_bad), .bad_index(aw_bad_index));
+
+    wire              add_ready, add_rd_en, add_valid;
+    wire [AW-1:0]     add_rd_addr;
+    wire [63:0]       add_data;
+    wire [3:0]        add_nbytes;
+    wire              tx_ready;
+    reg  [8*VW-1:0]   act_q;
+    msp_add_unit #(.VW(VW), .AW(AW)) adder (
+        .clk(aclk), .rst(rst), .start(run_start), .mult_a(mult_a), .mult_b(mult_b), .shift(shift),
+        .a_signed(t_in[7]), .b_signed(t_b[7]), .out_signed(t_out[7]), .out_bits(t_out[3:0]),
+        .in_valid(to_add && img_done), .in_data(h_data), .in_keep(h_keep), .in_ready(add_ready),
+        .rd_en(add_rd_en), .rd_addr(add_rd_addr), .rd_q(act_q),
+        .out_valid(add_valid), .out_data(add_data), .out_nbytes(add_nbytes), .out_ready(tx_ready && op == OP_ADD));
+
+    assign pop = (to_prm) || (to_wl && wl_ready) || (to_act && aw_ready) || (to_add && img_done && add_ready);
+
+    always @(posedge aclk) begin
+        if (rst || run_start) begin
+            fifo_n <= 0; f_rd <= 0; f_wr <= 0;
+        end else begin
+            if (rx_wr_en) begin fifo[f_wr] <= {tag_in, rx_wr_keep, rx_wr_data}; f_wr <= f_wr + 1'b1; end
+            if (pop) f_rd <= f_rd + 1'b1;
+            fifo_n <= fifo_n + rx_wr_en - pop;
+        end
+    end
+
+    // ---------------- buffers ----------------
+    reg [8*VW-1:0] act_mem [0:ACT_WORDS-1];
+    integer bi;
+    // buffers start at zero: a window's padding channels meet zero weights, and 0 * X is X in simulation
+    initial for (bi = 0; bi < ACT_WORDS; bi = bi + 1) act_mem[bi] = 0;
+    always @(posedge aclk)
+        if (aw_wr_en)
+            for (bi = 0; bi < VW; bi = bi + 1)
+                if (aw_be[bi]) act_mem[aw_addr][8*bi +: 8] <= aw_data[8*bi +: 8];
+
+    // window former
+    wire              wg_next_first, wg_valid, wg_pad, wg_first, wg_last, wg_done;
+    wire [AW-1:0]     wg_addr;
+    wire [BW-1:0]     wg_waddr;
+    wire [15:0]       wg_pass;
+    reg               wg_start;
+    wire              allow_first;
+    msp_window_gen #(.ADDR_W(AW), .WADDR_W(BW)) wg (
+        .clk(aclk), .rst(rst), .start(wg_start), .in_h(win_h), .in_w(win_w), .groups(groups),
+        .kh(win_kh), .kw(win_kw), .sh(op == OP_GAP ? 8'd1 : d[32*7 +: 8]), .sw(op == OP_GAP ? 8'd1 : d[32*7 + 8 +: 8]),
+        .pad_top(op == OP_GAP ? 8'd0 : d[32*8 +: 8]), .pad_left(op == OP_GAP ? 8'd0 : d[32*8 + 8 +: 8]),
+        .out_h(out_h), .out_w(out_w), .passes(passes), .pool(pooling),
+        .stall(wg_next_first && !allow_first), .next_first(wg_next_first),
+        .valid(wg_valid), .addr(wg_addr), .waddr(wg_waddr), .pass(wg_pass), .pad(wg_pad),
+        .first(wg_first), .last(wg_last), .done(wg_done));
+
+    always @(posedge aclk)
+        if (op == OP_ADD ? add_rd_en : 1'b1) act_q <= act_mem[op == OP_ADD ? add_rd_addr : wg_addr];
+
+    // weight banks: one per row unit, all read at the window step's bank word
+    wire [4*VW*U-1:0] codes;
+    genvar u;
+    generate
+        for (u = 0; u < U; u = u + 1) begin : bank
+            reg [4*VW-1:0] mem [0:BANK_WORDS-1];
+            reg [4*VW-1:0] q;
+            integer z;
+            initial for (z = 0; z < BANK_WORDS; z = z + 1) mem[z] = 0;
+            wire hi = wl_pair && (wl_unit + 16'd1 == u);
+            always @(posedge aclk) begin
+                if (wl_wr_en && (wl_unit == u || hi)) mem[wl_addr] <= hi ? wl_hi : wl_lo;
+                q <= mem[wg_waddr];
+            end
+            assign codes[4*VW*u +: 4*VW] = q;
+        end
+    endgenerate
+
+    // ---------------- compute ----------------
+    reg            v1, first1, last1, pad1;
+    reg  [15:0]    pass1;
+    always @(posedge aclk) begin
+        v1 <= wg_valid && !rst; first1 <= wg_first; last1 <= wg_last; pad1 <= wg_pad; pass1 <= wg_pass;
+    end
+    wire signed_in = t_in[7];
+    wire [9*VW-1:0] a9;
+    genvar l;
+    generate
+        for (l = 0; l < VW; l = l + 1) begin : lane
+            assign a9[9*l +: 9] = pad1 ? 9'd0 : {signed_in & act_q[8*l + 7], act_q[8*l +: 8]};
+        end
+    endgenerate
+    // fixed-8 pairs of this pass: global slot pass*DSP_ROWS + 2p at or past the fixed-4 slots
+    wire [15:0] f8_base = n_f4 + n_f4[0];
+    wire [DSP_ROWS/2-1:0] fixed8;
+    generate
+        for (l = 0; l < DSP_ROWS / 2; l = l + 1) begin : pair
+            assign fixed8[l] = pass1 * DSP_ROWS + 2 * l >= f8_base;
+        end
+    endgenerate
+    wire [32*U-1:0] acc;
+    msp_mac_array #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS)) array (
+        .clk(aclk), .valid(v1 && weighted), .clear(first1), .a(a9),
+        .lut_codes(codes[0 +: 4*VW*LUT_ROWS]), .dsp_codes(codes[4*VW*LUT_ROWS +: 4*VW*DSP_ROWS]),
+        .dsp_fixed8(fixed8), .acc(acc));
+    wire [32*VW-1:0] pool_acc;
+    msp_pool_unit #(.VW(VW)) pool (.clk(aclk), .valid(v1 && pooling), .first(first1), .pad(pad1),
+        .is_max(op == OP_MAX), .in_signed(signed_in), .x(act_q), .acc(pool_acc));
+
+    // a pass's result waits in the accumulators until the output stage takes it; a new pass
+    // may start only if that capture is certain to happen before the accumulators are cleared
+    wire can_capture;
+    wire capture = acc_full && can_capture;
+    wire [1:0] inflight = (wg_valid && wg_last) + (v1 && last1);
+    assign allow_first = !acc_full && (inflight == 0 || (inflight == 1 && can_capture));
+
+    wire              os_valid;
+    wire [31:0]       os_data;
+    wire [3:0]        os_nbytes;
+    msp_output_stage #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .MAX_ROWS(MAX_ROWS)) os (
+        .clk(aclk), .rst(rst), .start(run_start),
+        .mode(op == OP_GAP ? 2'd2 : op == OP_MAX ? 2'd3 : raw ? 2'd1 : 2'd0),
+        .out_ch(out_ch), .passes(passes), .n_sp2(n_sp2), .n_f4(n_f4), .n_f8(n_f8), .mult(mult_a), .shift(shift),
+        .out_signed(op == OP_MAX ? t_in[7] : t_out[7]), .out_bits(t_out[3:0]),
+        .prm_we(to_prm), .prm_row(prm_row), .prm_data(h_data),
+        .can_capture(can_capture), .capture(capture),
+        .acc(pooling ? {{(32*(U-VW)){1'b0}}, pool_acc} : acc),
+        .out_valid(os_valid), .out_data(os_data), .out_nbytes(os_nbytes), .out_ready(tx_ready && op != OP_ADD));
+
+    wire tx_done;
+    msp_stream_tx tx (.aclk(aclk), .aresetn(aresetn), .flush(soft_reset || state == S_FAIL),
+        .start(run_start), .total_bytes(out_bytes),
+        .in_valid(op == OP_ADD ? add_valid : os_valid),
+        .in_data(op == OP_ADD ? add_data : {32'd0, os_data}),
+        .in_nbytes(op == OP_ADD ? add_nbytes : os_nbytes), .in_ready(tx_ready),
+        .m_axis_tdata(m_axis_tdata), .m_axis_tkeep(m_axis_tkeep), .m_axis_tlast(m_axis_tlast),
+        .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .done(tx_done));
+
+    // ---------------- sequencing, checks and status ----------------
+    // the parameter packet's checks (BAD_DATA): scheme byte by position, |bias| <= 2^30, shift <= 47
+    wire [7:0]  want_scheme = (prm_row < n_sp2) ? 8'd2 : (prm_row < n_sp2 + n_f4) ? 8'd0 : 8'd1;
+    wire signed [31:0] bias = h_data[31:0];
+    wire prm_bad_now = h_data[63:56] != want_scheme || bias > 32'sd1073741824 || bias < -32'sd1073741824
+                       || (!raw && h_data[55:48] > 8'd47);
+    // input b of add: the same range check as the activation writer's
+    integer bl;
+    reg       b_over;
+    reg [2:0] b_lane;
+    reg [3:0] b_n;
+    always @* begin
+        b_over = 1'b0; b_lane = 0; b_n = 0;
+        for (bl = 7; bl >= 0; bl = bl - 1) begin
+            b_n = b_n + h_keep[bl];
+            if (h_keep[bl] && h_data[8*bl +: 8] > max_byte(t_b)) begin b_over = 1'b1; b_lane = bl; end
+        end
+    end
+    // BAD_DATA is raised once its packet has arrived at the right length (else STREAM_LENGTH wins)
+    reg [3:0]  bad_pkt;
+    reg [31:0] bad_info;
+    reg        bad_now;
+    always @* begin
+        bad_now = 1'b1; bad_pkt = 0; bad_info = 0;
+        if (weighted && prm_bad && len_ok[0])      begin bad_pkt = 0; bad_info = prm_bad_row; end
+        else if (weighted && wl_bad && len_ok[1] && wl_done) begin bad_pkt = 1; bad_info = wl_bad_row; end
+        else if (aw_bad && len_ok[weighted ? 2 : 0]) begin bad_pkt = weighted ? 2 : 0; bad_info = aw_bad_index; end
+        else if (op == OP_ADD && b_bad && len_ok[1]) begin bad_pkt = 1; bad_info = b_bad_index; end
+        else bad_now = 1'b0;
+    end
+
+    always @(posedge aclk) begin
+        done_set <= 1'b0; error_set <= 1'b0; run_start <= 1'b0; wg_start <= 1'b0; img_resume <= 1'b0;
+        if (!aresetn || soft_reset) begin
+            state <= S_IDLE; cycles <= 0; packets <= 0; rx_armed <= 1'b0;
+        end else begin
+            if (state == S_CHECK || state == S_RUN) cycles <= cycles + 1'b1;
+            case (state)
+                S_IDLE, S_FAIL: if (start) begin
+                    d <= desc; state <= S_CHECK; cycles <= 0; packets <= 0;
+                end
+                S_CHECK: if (chk_code != 0) begin
+                    state <= S_FAIL; error_set <= 1'b1; cycles <= 0;
+                    e_code <= chk_code; e_packet <= 0; e_info <= chk_info;
+                end else begin
+                    state <= S_RUN; run_start <= 1'b1;
+                    rx_pkt <= 0; rx_armed <= 1'b0; len_ok <= 0; tag_in <= 0;
+                    images_left <= batch; computing <= 1'b0; acc_full <= 1'b0;
+                    prm_row <= 0; prm_bad <= 1'b0; b_bad <= 1'b0; b_seen <= 0;
+                end
+                S_RUN: begin
+                    // the receiver: arm each packet in turn
+                    if (!rx_armed && rx_pkt < npkts) rx_armed <= 1'b1;
+                    if (rx_done) begin
+                        rx_armed <= 1'b0; rx_pkt <= rx_pkt + 1'b1; tag_in <= rx_pkt + 1'b1;
+                        len_ok[rx_pkt] <= 1'b1; packets <= packets + 1'b1;
+                    end
+                    if (to_prm) begin
+                        prm_row <= prm_row + 1'b1;
+                        if (prm_bad_now && !prm_bad) begin prm_bad <= 1'b1; prm_bad_row <= prm_row; end
+                    end
+                    if (to_add && img_done && add_ready) begin
+                        b_seen <= b_seen + b_n;
+                        if (b_over && !b_bad) begin b_bad <= 1'b1; b_bad_index <= b_seen + b_lane; end
+                    end
+                    // compute each image once it is in the buffer (and the weights in the banks)
+                    // (not in run_start's cycle: the blocks still show the last layer's state)
+                    if ((weighted || pooling) && !run_start && img_done && !computing && images_left != 0
+                        && (!weighted || wl_done)) begin
+                        wg_start <= 1'b1; computing <= 1'b1;
+                    end
+                    if (wg_done) begin
+                        computing <= 1'b0; images_left <= images_left - 1'b1;
+                        img_resume <= images_left != 1;
+                    end
+                    acc_full <= (acc_full && !capture) || (v1 && last1);
+                    if (rx_len_error) begin
+                        state <= S_FAIL; error_set <= 1'b1;
+                        e_code <= 4'd2; e_packet <= {2'b0, rx_pkt}; e_info <= pkt_len;
+                    end else if (bad_now) begin
+                        state <= S_FAIL; error_set <= 1'b1;
+                        e_code <= 4'd5; e_packet <= bad_pkt; e_info <= bad_info;
+                    end else if (tx_done) begin
+                        state <= S_IDLE; done_set <= 1'b1;
+                    end
+                end
+            endcase
+        end
+    end
+endmodule
+`default_nettype wire
