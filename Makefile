@@ -1,11 +1,13 @@
 # msp-pynq developer commands. `make demo` sets up a fresh machine and runs the main job;
 # `make test` runs the whole test suite (installing Icarus Verilog and Yosys where missing).
+# `make overlay BOARD=pynq-z2` (or `make overlays` for both boards) builds the FPGA overlay's
+# .bit and .hwh into overlays/<board>/ with Vivado 2022.1, which this project's machines lack.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup hdl-tools demo bench test clean cifar10-results
+.PHONY: setup hdl-tools demo bench test clean cifar10-results overlay overlays hw-replay hw-resources
 
 setup: $(VENV)/.installed
 
@@ -32,6 +34,15 @@ bench: setup
 	$(PY) benchmarks/bench_emulator.py --report docs/benchmarks/emulator.md
 	$(VENV)/bin/msp-pynq bench --report docs/benchmarks/runtime.md
 
+# The Verilog engine: every layer of the committed ResNet-20 replayed on the RTL (Icarus, about
+# half an hour), and Yosys resource figures of both boards' engines (tens of minutes); both
+# rewrite their committed reports.
+hw-replay: setup hdl-tools
+	$(PY) scripts/hw_replay.py --report docs/benchmarks/engine_cycles.md
+
+hw-resources: setup hdl-tools
+	$(PY) scripts/hw_resources.py --board all --report docs/resources.md --json docs/resources.json
+
 # Train every model of docs/results/cifar10.md (hours; resumable) and rebuild the report.
 cifar10-results: setup
 	PY=$(PY) scripts/cifar10_experiments.sh
@@ -55,3 +66,26 @@ test: setup hdl-tools $(VENV3)/.installed
 
 clean:
 	rm -rf $(VENV) $(VENV3) .pytest_cache .hypothesis
+
+# The overlay of one board (hw_src/vivado/build_overlay.tcl; hours of Vivado, not part of
+# `make test`): board values from overlays/$(BOARD)/manifest.json via hw_src/vivado/boards/,
+# work files in build/vivado/$(BOARD)/, the .bit and .hwh copied into overlays/$(BOARD)/.
+BOARD       ?= pynq-z2
+VIVADO      ?= vivado
+VIVADO_JOBS ?= 4
+
+overlay:
+	@command -v $(VIVADO) >/dev/null 2>&1 || { \
+	  echo "make overlay: '$(VIVADO)' is not on PATH; the overlay needs Vivado 2022.1."; \
+	  echo "This project's machines have no Vivado: overlays/$(BOARD)/ has no .bit/.hwh until built elsewhere."; \
+	  echo "On a machine with Vivado 2022.1:"; \
+	  echo "  source <Xilinx>/Vivado/2022.1/settings64.sh && make overlay BOARD=$(BOARD)"; \
+	  echo "(the pynq-z2 also needs TUL's board files: see overlays/README.md)"; exit 1; } >&2
+	$(PYTHON) hw_src/vivado/board_tcl.py --check $(BOARD)
+	mkdir -p build/vivado/$(BOARD)
+	$(VIVADO) -mode batch -notrace -nojournal -log build/vivado/$(BOARD)/vivado.log \
+	  -source hw_src/vivado/build_overlay.tcl -tclargs $(BOARD) $(VIVADO_JOBS)
+
+overlays:
+	$(MAKE) overlay BOARD=pynq-z2
+	$(MAKE) overlay BOARD=zcu104

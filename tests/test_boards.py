@@ -14,13 +14,27 @@ SHARES_8BIT = [0.0, 0.01, 0.05, 0.1, 0.125, 0.2]   # below the clipping point of
 
 
 def core_rates(p):
-    """(LUT MACs/cycle, DSP 4-bit MACs/cycle, cost of an 8-bit MAC in 4-bit slots), by hand:
-    each core's budget rounded down to whole rows of ``vector_width`` lanes."""
-    w = p.vector_width
-    p_lut = int(p.device.luts * p.costs.lut_budget / p.costs.luts_per_sp2_mac) // w * w
-    p_dsp = int(p.device.dsps * p.costs.dsp_budget) * p.costs.fixed4_macs_per_dsp // w * w
-    c8 = Fraction(p.costs.fixed4_macs_per_dsp, p.costs.fixed8_macs_per_dsp)
-    return p_lut, p_dsp, c8
+    """(LUT MACs/cycle, DSP 4-bit MACs/cycle, cost of an 8-bit MAC in 4-bit slots) of the built
+    engine: its rows times the vector width."""
+    c = p.costs
+    return p.lut_rows * p.vector_width, p.dsp_rows * p.vector_width, Fraction(c.fixed4_macs_per_dsp,
+                                                                              c.fixed8_macs_per_dsp)
+
+
+def test_built_geometry_fits_the_measured_costs():
+    """The geometry as built fits the budgets at the measured costs, by hand: DSP slots from the
+    DSP budget (even), within the BRAM for weight banks; LUT rows from the LUTs the rest of the
+    engine and the DSP core's adder trees leave."""
+    for name in BOARDS:
+        p = get_profile(name)
+        w, c, d = p.vector_width, p.costs, p.device
+        assert c.measured
+        units = int((d.bram36 * c.bram_budget - c.engine_bram36) / c.bram36_per_unit)
+        slots = min(int(d.dsps * c.dsp_budget) * c.fixed4_macs_per_dsp // w, units) // 2 * 2
+        left = d.luts * c.lut_budget - c.engine_luts - slots * w * c.luts_per_fixed4_mac
+        rows = min(int(left / (w * c.luts_per_sp2_mac)), units - slots)
+        assert p.fitted_rows() == (rows, slots)
+        assert p.lut_rows <= rows and p.dsp_rows <= slots and p.dsp_rows % 2 == 0
 
 
 def balanced_share(p, e):
@@ -42,13 +56,14 @@ def test_profiles_exist_and_rates():
 
 
 def test_pynq_z2_numbers_by_hand():
-    # 53200 LUTs * 0.5 / 40 = 665 SP2 MACs -> 41 rows of 16 = 656;
-    # int(220 * 0.9) = 198 DSPs * 2 = 396 fixed-4 MACs -> 24 rows of 16 = 384
+    # DSP: int(220 * 0.9) = 198 DSPs * 2 = 396 fixed-4 MACs -> 24 slots of 16 (BRAM: 140 * 0.95 - 38 = 95 units)
+    # LUT: 53200 * 0.85 - 18707 (engine) - 24 * 16 * 14.53 (DSP core) = 20933 -> 20933 / (16 * 52.72) = 24.8
     p = get_profile("pynq-z2")
-    assert (p.lut_rows, p.dsp_rows) == (41, 24)
-    assert (p.lut_macs_per_cycle, p.dsp_macs_per_cycle) == (656, 384)
-    # x = (1 - 0.05 + 0.05 * 2) * 656 / (656 + 384) = 1.05 * 656 / 1040
-    assert sp2_row_share(p, 0.05) == pytest.approx(1.05 * 656 / 1040, rel=1e-12)
+    assert p.fitted_rows() == (24, 24) and (p.lut_rows, p.dsp_rows) == (23, 24)   # built one row short
+    assert (p.lut_macs_per_cycle, p.dsp_macs_per_cycle) == (368, 384)
+    assert p.weight_buffer_kib == (23 + 24) * 512 * 8 // 1024          # one 512-word bank per unit
+    # x = (1 - 0.05 + 0.05 * 2) * 368 / (368 + 384) = 1.05 * 368 / 752
+    assert sp2_row_share(p, 0.05) == pytest.approx(1.05 * 368 / 752, rel=1e-12)
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -68,7 +83,7 @@ def test_sp2_row_share_balances_cores(board, e):
 @pytest.mark.parametrize("board", BOARDS)
 def test_sp2_row_share_clipped_when_8bit_dominates(board):
     p = get_profile(board)
-    for e in (0.4, 0.6, 0.8, 0.95, 1.0):
+    for e in (0.6, 0.8, 0.95, 1.0):           # the ZCU104 clips from e = 0.55 on, the PYNQ-Z2 from 0.35
         x = sp2_row_share(p, e)
         assert balanced_share(p, e) == 1 - Fraction(e)        # clipped
         assert x == pytest.approx(1 - e, abs=1e-12)
@@ -90,8 +105,8 @@ def test_row_split_counts(board, e):
 
 
 def test_row_split_hand_example():
-    # 64 rows, e = 0.05: 3.2 -> 3 fixed8, 64 * 0.66230... = 42.4 -> 42 SP2, 19 fixed4
-    assert tuple(row_split(64, get_profile("pynq-z2"), 0.05)) == (42, 19, 3)
+    # 64 rows, e = 0.05: 3.2 -> 3 fixed8, 64 * 0.51383... = 32.9 -> 33 SP2, 28 fixed4
+    assert tuple(row_split(64, get_profile("pynq-z2"), 0.05)) == (33, 28, 3)
 
 
 def test_row_split_rejects_no_rows():
@@ -144,7 +159,7 @@ def test_mixed_speedup(board, e):
 def test_mixed_speedup_with_clipped_share(board):
     p = get_profile(board)
     p_lut, p_dsp, c8 = core_rates(p)
-    for e in (0.4, 0.6, 0.9):
+    for e in (0.6, 0.75, 0.9):
         x = 1 - e                                      # every non-8-bit row goes to SP2
         dsp_only = ((1 - e) + e * float(c8)) / p_dsp
         mixed = max(x / p_lut, e * float(c8) / p_dsp)

@@ -81,10 +81,10 @@ def test_bundle_keeps_weights_schemes_and_engine_row_order(exported, tmp_path):
     manifest, arrays = read_container(tmp_path / "z.mspb")
     conv = q.layers[0].conv1
     entry = next(e for e in manifest["layers"] if e["name"] == "layers.0.conv1")
-    assert entry["rows_per_scheme"] == {"fixed4": 4, "fixed8": 1, "sp2_4": 11}
+    assert entry["rows_per_scheme"] == {"fixed4": 7, "fixed8": 1, "sp2_4": 8}   # the pynq-z2 ratio
     order = arrays["layers.0.conv1/row_order"]
     schemes = arrays["layers.0.conv1/schemes"]
-    assert (schemes[order][:11] == 2).all() and (schemes[order][11:15] == 0).all()
+    assert (schemes[order][:8] == 2).all() and (schemes[order][8:15] == 0).all()
     layer = next(l for l in bundle.network.layers if l.name == "layers.0.conv1")
     ints = conv.integer_weights().numpy().transpose(0, 2, 3, 1)
     signs = np.sign(conv.w_scale.detach().numpy())       # BN folding may flip a row's sign
@@ -174,7 +174,7 @@ def _ort_integer_tensors(onnx_path, x, tmp_path):
     return {names[k]: v for k, v in zip(names, outs)}
 
 
-def _check_every_layer(q, tmp_path, size=32, expected_tensors=None, images=16, min_agree=0.9):
+def _check_every_layer(q, tmp_path, size=32, expected_tensors=None, images=16, min_agree=0.9, off_by_one=0.002):
     """Each bundle layer, fed onnxruntime's own integer inputs, reproduces onnxruntime's QDQ
     output: exactly, but for rare values on a rounding boundary (one LSB: the requant
     multiplier's 16-bit rounding, docs/numerics.md section 6)."""
@@ -193,7 +193,7 @@ def _check_every_layer(q, tmp_path, size=32, expected_tensors=None, images=16, m
             continue                                          # the logits layer
         got = fast.run_layer(layer, *(nhwc[i] for i in layer.inputs))
         diff = np.abs(got.astype(int) - nhwc[layer.output].astype(int))
-        assert diff.max() <= 1 and (diff > 0).mean() < 0.002, (layer.name, diff.max(), (diff > 0).mean())
+        assert diff.max() <= 1 and (diff > 0).mean() < off_by_one, (layer.name, diff.max(), (diff > 0).mean())
         checked += 1
     assert checked == len(ref)
     logits, classes = bundle.predict(x)
@@ -216,4 +216,4 @@ def test_every_cnv_layer_matches_onnxruntime(tmp_path):
 def test_every_resnet18_layer_matches_onnxruntime(tmp_path):
     """ResNet-18's stem: 7x7 stride-2 conv and a padded 3x3 stride-2 max pool (at 64x64)."""
     _check_every_layer(_qat("resnet18", seed=5, size=64, board="zcu104"), tmp_path, size=64, images=4,
-                       min_agree=0.5)   # 4 images of an untrained net: near-tied logits
+                       min_agree=0.5, off_by_one=0.01)   # 4 images of an untrained net: near ties

@@ -17,7 +17,7 @@ module msp_engine #(
     parameter integer DSP_ROWS     = 24,
     parameter integer ACT_BUF_KIB  = 128,
     parameter integer WGT_BUF_KIB  = 64,
-    parameter [31:0]  FINGERPRINT  = 32'hEC23FD33,
+    parameter [31:0]  FINGERPRINT  = 32'h7710D645,
     parameter [31:0]  CLOCK_KHZ    = 125000
 ) (
     input  wire        aclk,
@@ -88,8 +88,11 @@ module msp_engine #(
     wire [15:0]  win_h, win_w, win_kh, win_kw, out_h, out_w, passes, out_ch, taps, steps;
     wire [11:0]  groups;
     wire [3:0]   op;
+    reg          chk_start;
+    wire         chk_done;
     msp_layer_check #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .ACT_WORDS(ACT_WORDS),
                       .BANK_WORDS(BANK_WORDS), .MAX_ROWS(MAX_ROWS)) check (
+        .clk(aclk), .rst(!aresetn || soft_reset), .start(chk_start), .done(chk_done),
         .desc(d), .err_code(chk_code), .err_info(chk_info), .op(op), .pkt0(pkt0), .pkt1(pkt1), .pkt2(pkt2),
         .out_bytes(out_bytes), .win_h(win_h), .win_w(win_w), .win_kh(win_kh), .win_kw(win_kw),
         .out_h(out_h), .out_w(out_w), .passes(passes), .out_ch(out_ch), .groups(groups), .taps(taps),
@@ -268,11 +271,20 @@ module msp_engine #(
         end
     endgenerate
     wire [32*U-1:0] acc;
+    // (a DSP-only engine, LUT_ROWS = 0, gives the array's unused one-bit LUT code input a 0)
+    wire [(LUT_ROWS > 0 ? 4*VW*LUT_ROWS : 1)-1:0] lut_codes;
+    generate
+        if (LUT_ROWS > 0) begin : with_lut
+            assign lut_codes = codes[4*VW*LUT_ROWS-1:0];
+        end else begin : dsp_only
+            assign lut_codes = 1'b0;
+        end
+    endgenerate
     msp_mac_array #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS)) array (
         .clk(aclk), .valid(v1 && weighted), .clear(first1), .a(a9),
-        .lut_codes(codes[0 +: 4*VW*LUT_ROWS]), .dsp_codes(codes[4*VW*LUT_ROWS +: 4*VW*DSP_ROWS]),
+        .lut_codes(lut_codes), .dsp_codes(codes[4*VW*LUT_ROWS +: 4*VW*DSP_ROWS]),
         .dsp_fixed8(fixed8), .acc(acc));
-    wire [32*VW-1:0] pool_acc;
+    wire [32*VW-1:0] pool_acc;      // (the engine needs LUT_ROWS + DSP_ROWS > VW units)
     msp_pool_unit #(.VW(VW)) pool (.clk(aclk), .valid(v1 && pooling), .first(first1), .pad(pad1),
         .is_max(op == OP_MAX), .in_signed(signed_in), .x(act_q), .acc(pool_acc));
 
@@ -284,7 +296,7 @@ module msp_engine #(
     assign allow_first = !acc_full && (inflight == 0 || (inflight == 1 && can_capture));
 
     wire              os_valid;
-    wire [31:0]       os_data;
+    wire [63:0]       os_data;
     wire [3:0]        os_nbytes;
     msp_output_stage #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .MAX_ROWS(MAX_ROWS)) os (
         .clk(aclk), .rst(rst), .start(run_start),
@@ -293,14 +305,14 @@ module msp_engine #(
         .out_signed(op == OP_MAX ? t_in[7] : t_out[7]), .out_bits(t_out[3:0]),
         .prm_we(to_prm), .prm_row(prm_row), .prm_data(h_data),
         .can_capture(can_capture), .capture(capture),
-        .acc(pooling ? {{(32*(U-VW)){1'b0}}, pool_acc} : acc),
+        .acc({acc[32*U-1:32*VW], pooling ? pool_acc : acc[32*VW-1:0]}),   // pools use the first VW units
         .out_valid(os_valid), .out_data(os_data), .out_nbytes(os_nbytes), .out_ready(tx_ready && op != OP_ADD));
 
     wire tx_done;
     msp_stream_tx tx (.aclk(aclk), .aresetn(aresetn), .flush(soft_reset || state == S_FAIL),
         .start(run_start), .total_bytes(out_bytes),
         .in_valid(op == OP_ADD ? add_valid : os_valid),
-        .in_data(op == OP_ADD ? add_data : {32'd0, os_data}),
+        .in_data(op == OP_ADD ? add_data : os_data),
         .in_nbytes(op == OP_ADD ? add_nbytes : os_nbytes), .in_ready(tx_ready),
         .m_axis_tdata(m_axis_tdata), .m_axis_tkeep(m_axis_tkeep), .m_axis_tlast(m_axis_tlast),
         .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .done(tx_done));
@@ -338,15 +350,17 @@ module msp_engine #(
 
     always @(posedge aclk) begin
         done_set <= 1'b0; error_set <= 1'b0; run_start <= 1'b0; wg_start <= 1'b0; img_resume <= 1'b0;
+        chk_start <= 1'b0;
         if (!aresetn || soft_reset) begin
             state <= S_IDLE; cycles <= 0; packets <= 0; rx_armed <= 1'b0;
         end else begin
             if (state == S_CHECK || state == S_RUN) cycles <= cycles + 1'b1;
             case (state)
                 S_IDLE, S_FAIL: if (start) begin
-                    d <= desc; state <= S_CHECK; cycles <= 0; packets <= 0;
+                    d <= desc; state <= S_CHECK; cycles <= 0; packets <= 0; chk_start <= 1'b1;
                 end
-                S_CHECK: if (chk_code != 0) begin
+                S_CHECK: if (!chk_done) begin
+                end else if (chk_code != 0) begin
                     state <= S_FAIL; error_set <= 1'b1; cycles <= 0;
                     e_code <= chk_code; e_packet <= 0; e_info <= chk_info;
                 end else begin
@@ -372,7 +386,8 @@ module msp_engine #(
                     end
                     // compute each image once it is in the buffer (and the weights in the banks)
                     // (not in run_start's cycle: the blocks still show the last layer's state)
-                    if ((weighted || pooling) && !run_start && img_done && !computing && images_left != 0
+                    // (nor while a resume is on its way: img_done is the last image's until it lands)
+                    if ((weighted || pooling) && !run_start && !img_resume && img_done && !computing && images_left != 0
                         && (!weighted || wl_done)) begin
                         wg_start <= 1'b1; computing <= 1'b1;
                     end

@@ -13,19 +13,21 @@ module msp_pool_unit #(
     input  wire              is_max,       // 1: max, 0: sum
     input  wire              in_signed,    // s8 activations
     input  wire [8*VW-1:0]   x,
-    output reg  [32*VW-1:0]  acc           // lane l at [32*l +: 32]: int32 sum, or the max (sign-extended)
+    output wire [32*VW-1:0]  acc           // lane l at [32*l +: 32]: int32 sum, or the max (sign-extended)
 );
     genvar l;
     generate
         for (l = 0; l < VW; l = l + 1) begin : lane
-            wire signed [31:0] v = in_signed ? {{24{x[8*l + 7]}}, x[8*l +: 8]} : {24'd0, x[8*l +: 8]};
-            wire signed [31:0] a = acc[32*l +: 32];
-            wire signed [31:0] lowest = in_signed ? -32'sd128 : 32'sd0;
+            // 24 bits: an image has at most 2^15 pixels (the activation buffer), 2^15 * 255 < 2^23
+            wire signed [23:0] v = in_signed ? {{16{x[8*l + 7]}}, x[8*l +: 8]} : {16'd0, x[8*l +: 8]};
+            reg  signed [23:0] a;
+            wire signed [23:0] lowest = in_signed ? -24'sd128 : 24'sd0;
             always @(posedge clk)
                 if (valid) begin
-                    if (is_max) acc[32*l +: 32] <= first ? (pad ? lowest : v) : ((!pad && v > a) ? v : a);
-                    else        acc[32*l +: 32] <= (first ? 32'sd0 : a) + (pad ? 32'sd0 : v);
+                    if (is_max) a <= first ? (pad ? lowest : v) : ((!pad && v > a) ? v : a);
+                    else        a <= (first ? 24'sd0 : a) + (pad ? 24'sd0 : v);
                 end
+            assign acc[32*l +: 32] = {{8{a[23]}}, a};
         end
     endgenerate
 endmodule

@@ -2,15 +2,15 @@
 
 The engine has a DSP core (fixed-point rows) and a LUT core (SP2 rows) that read
 the same activations. :func:`sp2_row_share` splits a layer's rows between them
-so that both cores finish the layer at the same time. The per-MAC costs here
-are placeholders (``measured=False``) until the hardware issue measures them
-with Yosys; they then replace these numbers and the ratio follows.
+so that both cores finish the layer at the same time. The per-MAC costs are the
+Verilog engine's, measured with Yosys (docs/resources.md); the geometry (rows per
+core, weight banks) follows from them and the budgets, and the ratio from the geometry.
 
 >>> p = get_profile("pynq-z2")
->>> round(sp2_row_share(p, share_8bit=0.05), 3)
-0.662
+>>> (p.lut_rows, p.dsp_rows), round(sp2_row_share(p, share_8bit=0.05), 3)
+((23, 24), 0.514)
 >>> row_split(64, p, share_8bit=0.05)
-RowSplit(sp2=42, fixed4=19, fixed8=3)
+RowSplit(sp2=33, fixed4=28, fixed8=3)
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import MSPError
+
+BANK_WORDS = 512           # words per row unit's weight bank: one BRAM36 deep (512 x 72)
 
 
 @dataclass(frozen=True)
@@ -32,14 +34,26 @@ class Device:
 
 @dataclass(frozen=True)
 class MacCosts:
-    """What one multiply-accumulate per cycle costs in each core, and how much of the chip
-    each core may take (the rest goes to DMA, line buffers, control and interconnect)."""
+    """What the engine costs on one FPGA family, measured with Yosys (docs/resources.md,
+    ``make hw-resources``), and how much of the chip the engine may take.
+
+    The LUT core costs ``luts_per_sp2_mac`` LUTs per SP2-4 MAC per cycle; the DSP core
+    ``1 / fixed4_macs_per_dsp`` DSPs and ``luts_per_fixed4_mac`` LUTs (its adder trees) per
+    fixed-4 MAC per cycle; the rest of the engine (buffers' logic, loader, output stage, AXI)
+    ``engine_luts``. Every row unit has a weight bank of ``bram36_per_unit`` BRAM36; the
+    activation buffer, parameters and staging take ``engine_bram36``.
+    """
 
     luts_per_sp2_mac: float
     fixed4_macs_per_dsp: int
     fixed8_macs_per_dsp: int
-    lut_budget: float
-    dsp_budget: float
+    lut_budget: float              # share of the device's LUTs the whole engine may take
+    dsp_budget: float              # share of the device's DSPs the DSP core may take
+    luts_per_fixed4_mac: float = 0.0
+    engine_luts: int = 0
+    bram36_per_unit: float = 0.0
+    engine_bram36: float = 0.0
+    bram_budget: float = 1.0
     measured: bool = False
 
 
@@ -53,30 +67,28 @@ class BoardProfile:
     clock_mhz: float
     costs: MacCosts
     vector_width: int          # activations broadcast to both cores per cycle (K lanes)
+    lut_rows: int              # SP2 rows the LUT core computes at once (as built)
+    dsp_rows: int              # fixed-point row slots of the DSP core (as built; a fixed-8 row takes two)
     act_buffer_kib: int
-    weight_buffer_kib: int
     cpu: str
     ddr_gbytes_per_s: float
 
-    @property
-    def lut_mac_budget(self) -> int:
-        """SP2 MACs per cycle the LUT budget affords (before rounding to whole rows)."""
-        return int(self.device.luts * self.costs.lut_budget / self.costs.luts_per_sp2_mac)
+    def fitted_rows(self) -> "tuple[int, int]":
+        """(LUT rows, DSP slots) the budgets afford at the measured costs: DSP slots from the DSP
+        budget (even: slots pair up on the multipliers) within the BRAM for weight banks, then
+        LUT rows from the LUTs the rest of the engine and the DSP core's adder trees leave.
+        The built geometry (``lut_rows``, ``dsp_rows``) must not exceed it."""
+        c, d, w = self.costs, self.device, self.vector_width
+        units = (int((d.bram36 * c.bram_budget - c.engine_bram36) / c.bram36_per_unit)
+                 if c.bram36_per_unit else 1 << 30)
+        slots = max(2, min(int(d.dsps * c.dsp_budget) * c.fixed4_macs_per_dsp // w, units) // 2 * 2)
+        left = d.luts * c.lut_budget - c.engine_luts - slots * w * c.luts_per_fixed4_mac
+        return max(1, min(int(left / (w * c.luts_per_sp2_mac)), units - slots)), slots
 
     @property
-    def dsp_mac_budget(self) -> int:
-        """Fixed-4 MACs per cycle the DSP budget affords (before rounding to whole rows)."""
-        return int(self.device.dsps * self.costs.dsp_budget) * self.costs.fixed4_macs_per_dsp
-
-    @property
-    def lut_rows(self) -> int:
-        """Output rows the LUT core computes at once."""
-        return max(1, self.lut_mac_budget // self.vector_width)
-
-    @property
-    def dsp_rows(self) -> int:
-        """Output rows the DSP core computes at once (at 4-bit rate)."""
-        return max(1, self.dsp_mac_budget // self.vector_width)
+    def weight_buffer_kib(self) -> int:
+        """The weight banks: BANK_WORDS words of VW 4-bit codes per row unit (docs/registers.md 5)."""
+        return (self.lut_rows + self.dsp_rows) * BANK_WORDS * self.vector_width // 2 // 1024
 
     @property
     def lut_macs_per_cycle(self) -> int:
@@ -136,21 +148,28 @@ def mixed_speedup(profile: BoardProfile, share_8bit: float = 0.05) -> float:
     return dsp_only_cycles / mixed_cycles
 
 
-_PLACEHOLDER_COSTS = MacCosts(luts_per_sp2_mac=40.0, fixed4_macs_per_dsp=2, fixed8_macs_per_dsp=1,
-                              lut_budget=0.5, dsp_budget=0.9, measured=False)
+# Measured with Yosys 0.23 synth_xilinx -nowidelut (docs/resources.md, `make hw-resources`):
+# the LUT and DSP probes give the per-MAC costs, the whole engine the rest. The budgets are
+# design choices: the engine may take 85% of the LUTs (the rest: place-and-route slack, the
+# AXI interconnect and DMA) and 90% of the DSPs for its DSP core. The built geometry is the
+# fitted one of an earlier, larger estimate of the engine's own LUTs (tests check it still fits).
+_Z2_COSTS = MacCosts(luts_per_sp2_mac=52.72, luts_per_fixed4_mac=14.53, fixed4_macs_per_dsp=2,
+                     fixed8_macs_per_dsp=1, engine_luts=18_707, bram36_per_unit=1.0, engine_bram36=38.0,
+                     lut_budget=0.85, dsp_budget=0.9, bram_budget=0.95, measured=True)
+_ZCU104_COSTS = MacCosts(luts_per_sp2_mac=57.2, luts_per_fixed4_mac=26.5, fixed4_macs_per_dsp=2,
+                         fixed8_macs_per_dsp=1, engine_luts=40_000, bram36_per_unit=2.0, engine_bram36=6.0,
+                         lut_budget=0.85, dsp_budget=0.9, bram_budget=0.95, measured=True)
 
 PROFILES = {
     "pynq-z2": BoardProfile(
         name="pynq-z2", board="TUL PYNQ-Z2",
         device=Device("XC7Z020-1CLG400C", luts=53_200, ffs=106_400, dsps=220, bram36=140),
-        clock_mhz=125.0, costs=_PLACEHOLDER_COSTS, vector_width=16,
-        act_buffer_kib=128, weight_buffer_kib=64,
+        clock_mhz=125.0, costs=_Z2_COSTS, vector_width=16, lut_rows=23, dsp_rows=24, act_buffer_kib=128,
         cpu="2x Cortex-A9 650 MHz, 512 MB DDR3", ddr_gbytes_per_s=2.1),
     "zcu104": BoardProfile(
         name="zcu104", board="Xilinx ZCU104",
         device=Device("XCZU7EV-2FFVC1156", luts=230_400, ffs=460_800, dsps=1_728, bram36=312, uram=96),
-        clock_mhz=250.0, costs=_PLACEHOLDER_COSTS, vector_width=32,
-        act_buffer_kib=512, weight_buffer_kib=256,
+        clock_mhz=250.0, costs=_ZCU104_COSTS, vector_width=32, lut_rows=40, dsp_rows=96, act_buffer_kib=512,
         cpu="4x Cortex-A53 1.2 GHz, 2 GB DDR4", ddr_gbytes_per_s=19.2),
 }
 

@@ -54,7 +54,7 @@ def quantize(model: nn.Module, board: str = "pynq-z2", scheme: str = "msp", shar
     >>> from msp_pynq.models import build_model
     >>> q = quantize(build_model("resnet20"), board="pynq-z2")
     >>> row_assignment(q)["layers.0.conv1"]["counts"]
-    {'fixed4': 4, 'fixed8': 1, 'sp2_4': 11}
+    {'fixed4': 7, 'fixed8': 1, 'sp2_4': 8}
     """
     profile = get_profile(board)
     if scheme != "msp" and scheme not in SINGLE_SCHEMES:

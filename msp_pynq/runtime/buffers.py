@@ -19,7 +19,7 @@ order, giving ERROR_INFO; the runtime plans row and band tiles with the same ari
 >>> from msp_pynq.boards.profiles import get_profile
 >>> b = EngineBuffers.of(get_profile("pynq-z2"))
 >>> b.act_words, b.bank_words
-(8192, 126)
+(8192, 512)
 """
 from __future__ import annotations
 

@@ -13,9 +13,10 @@ from typing import Sequence
 import pynq
 
 from . import dma as dmaops
+from .buffers import EngineBuffers
 from .errors import DmaError, EngineError, EngineTimeout, IncompatibleEngine, MspRuntimeError
 from .registers import (CTRL_SOFT_RESET, CTRL_START, ENGINE_ID, ENGINE_VLNV, ERROR_TEXT,
-                        INFO_WEIGHT_BUFFER, ST_BUSY, ST_DONE, ST_ERR_CODE_MASK, ST_ERR_CODE_SHIFT,
+                        ST_BUSY, ST_DONE, ST_ERR_CODE_MASK, ST_ERR_CODE_SHIFT,
                         ST_ERR_PACKET_MASK, ST_ERR_PACKET_SHIFT, ST_ERROR, VERSION_MAJOR, Descriptor,
                         ErrorCode, Reg, describe_status)
 
@@ -151,8 +152,7 @@ class MspEngine(pynq.DefaultIP):
         elif code == ErrorCode.UNSUPPORTED_OP:
             detail = f"OP = {info}"
         elif code == ErrorCode.BUFFER_OVERFLOW:
-            which = "weight" if info & INFO_WEIGHT_BUFFER else "activation"
-            detail = f"needs {info & ~INFO_WEIGHT_BUFFER} bytes of the {which} buffer"
+            detail = "needs " + EngineBuffers.of(self.info()).describe_overflow(info)
         elif code == ErrorCode.STREAM_LENGTH:
             detail = f"{pname}: the descriptor expects {info} bytes"
         elif code == ErrorCode.BAD_DATA:

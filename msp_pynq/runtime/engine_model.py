@@ -6,22 +6,9 @@ emulator (:func:`msp_pynq.emulator.fast.run_layer`) on the decoded data, pushes 
 packet to S2MM and sets DONE (once S2MM has taken the packet) or ERROR. Everything it knows
 about the layer comes from the registers and the stream, never from the bundle.
 
-Cycle model (what CYCLES_LO/HI report; a first model, to be replaced by the RTL's counts)::
-
-    positions = BATCH * Ho * Wo                     (linear: BATCH)
-    conv2d, linear:
-        lut     = ceil(positions * K * ROWS_SP2 / P_lut)
-        dsp     = ceil(positions * K * (ROWS_FIXED4 + c8 * ROWS_FIXED8) / P_dsp)
-        compute = max(lut, dsp)                     (the two cores run in parallel on their rows)
-    add, global_avg_pool:  compute = ceil(BATCH * H * W * C / vector_width)
-    max_pool:              compute = ceil(BATCH * Ho * Wo * C * kh * kw / vector_width)
-    stream  = sum over packets (every MM2S packet and the S2MM packet) of ceil(bytes / 8)
-    cycles  = compute + stream
-
-with ``P_lut = lut_macs_per_cycle`` and ``P_dsp = dsp_macs_per_cycle`` of the board profile,
-``c8 = fixed4_macs_per_dsp / fixed8_macs_per_dsp`` (an 8-bit row costs c8 4-bit MAC slots)
-and 8 bytes per cycle on the 64-bit stream. Streaming and compute are not overlapped. A layer
-that ends in an error reports the stream cycles of the packets consumed until then.
+CYCLES_LO/HI report :func:`.cycle_model.modelled_cycles`, the RTL's schedule checked against
+its simulated counts. A layer that ends in an error reports the stream cycles of the packets
+consumed until then.
 
 Emulation only (not hardware behaviour): decoded conv2d/linear layers are cached by their
 parameter and weight bytes, so repeated runs skip the decoding.
@@ -45,8 +32,10 @@ from ..numerics.packing import unpack_rows
 from ..numerics.requant import SHIFT_MAX
 from ..numerics.schemes import Scheme
 from .axi_dma_model import AxisFifo, RegisterModel
+from .buffers import EngineBuffers
+from .cycle_model import modelled_cycles
 from .registers import (CTRL_IRQ_ENABLE, CTRL_SOFT_RESET, CTRL_START, DESCRIPTOR_MASKS, ENGINE_ID,
-                        ENGINE_VERSION, INFO_WEIGHT_BUFFER, IRQ_DONE, IRQ_ERROR, STREAM_BYTES,
+                        ENGINE_VERSION, IRQ_DONE, IRQ_ERROR, STREAM_BYTES,
                         ST_BUSY, ST_DONE, ST_ERR_CODE_SHIFT, ST_ERR_PACKET_SHIFT, ST_ERROR,
                         ST_PACKETS_SHIFT, WINDOW_BYTES, Descriptor, ErrorCode, Op, Reg, decode_act,
                         unpack_row_params)
@@ -58,32 +47,11 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def modelled_cycles(desc: Descriptor, profile: BoardProfile) -> int:
-    """Cycles of one layer by the module docstring's model."""
-    ho, wo = desc.out_hw
-    if desc.op in (Op.CONV2D, Op.LINEAR):
-        positions = desc.batch * ho * wo
-        f4_per_dsp, f8_per_dsp = profile.costs.fixed4_macs_per_dsp, profile.costs.fixed8_macs_per_dsp
-        lut = _ceil_div(positions * desc.k * desc.rows_sp2, profile.lut_macs_per_cycle)
-        # (ROWS_FIXED4 + c8 * ROWS_FIXED8) with c8 = f4_per_dsp / f8_per_dsp, in integers
-        dsp = _ceil_div(positions * desc.k * (desc.rows_fixed4 * f8_per_dsp + desc.rows_fixed8 * f4_per_dsp),
-                        profile.dsp_macs_per_cycle * f8_per_dsp)
-        compute = max(lut, dsp)
-    elif desc.op == Op.MAX_POOL:
-        compute = _ceil_div(desc.batch * ho * wo * desc.in_c * desc.kernel[0] * desc.kernel[1],
-                            profile.vector_width)
-    else:                                   # add, global_avg_pool
-        compute = _ceil_div(desc.batch * desc.image_nbytes, profile.vector_width)
-    stream = sum(_ceil_div(n, STREAM_BYTES) for _, n in desc.packet_sizes())
-    return compute + stream + _ceil_div(desc.output_nbytes, STREAM_BYTES)
-
-
-def check_descriptor(desc: Descriptor, act_buffer_bytes: int,
-                     weight_buffer_bytes: int) -> "Optional[tuple[ErrorCode, int]]":
+def check_descriptor(desc: Descriptor, buffers: EngineBuffers) -> "Optional[tuple[ErrorCode, int]]":
     """The error START raises for this descriptor, as ``(code, ERROR_INFO)``, or None.
 
     Order: UNSUPPORTED_OP, then BAD_DESCRIPTOR (ERROR_INFO = offset of the first offending
-    register, in the order of docs/registers.md), then BUFFER_OVERFLOW (weights first).
+    register, in the order of docs/registers.md), then BUFFER_OVERFLOW (:meth:`EngineBuffers.overflow`).
     """
     if desc.op not in {int(o) for o in Op}:
         return ErrorCode.UNSUPPORTED_OP, desc.op
@@ -125,12 +93,8 @@ def check_descriptor(desc: Descriptor, act_buffer_bytes: int,
             return bad(Reg.KERNEL if op == Op.CONV2D else Reg.IN_C)
     if op in (Op.ADD, Op.GLOBAL_AVG_POOL) and desc.shift > SHIFT_MAX:
         return bad(Reg.SHIFT)
-    act, wgt = desc.buffer_needs()
-    if wgt > weight_buffer_bytes:
-        return ErrorCode.BUFFER_OVERFLOW, wgt | INFO_WEIGHT_BUFFER
-    if act > act_buffer_bytes:
-        return ErrorCode.BUFFER_OVERFLOW, act
-    return None
+    info = buffers.overflow(desc)
+    return None if info is None else (ErrorCode.BUFFER_OVERFLOW, info)
 
 
 def engine_schemes(desc: Descriptor) -> np.ndarray:
@@ -231,8 +195,7 @@ class EngineModel(RegisterModel):
         self.done, self.cycles, self.received, self._decoded = False, 0, [], {}
         desc = Descriptor.from_registers(self.descriptor_regs)
         self.stats["starts"] += 1
-        failed = check_descriptor(desc, self.profile.act_buffer_kib * 1024,
-                                  self.profile.weight_buffer_kib * 1024)
+        failed = check_descriptor(desc, EngineBuffers.of(self.profile))
         if failed:
             self._fail(failed[0], failed[1], 0)
             return

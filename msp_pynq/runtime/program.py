@@ -3,8 +3,8 @@
 Built once per bundle from its manifest and arrays (the bytes exactly as stored): shapes are
 inferred through the program, every conv2d/linear gets its parameter packet (8 bytes per row,
 engine order) and its packed weights, and all packets are laid out in one parameter buffer at
-64-byte offsets. A conv2d/linear layer whose parameters and weights exceed the engine's weight
-buffer is split into row tiles: jobs over consecutive engine-order rows that each fit, all
+64-byte offsets. A conv2d/linear layer that needs more of the engine's weight banks or row
+staging than they hold (:mod:`.buffers`) is split into row tiles: jobs over consecutive engine-order rows that each fit, all
 reading the same input, whose outputs the runtime interleaves back into the layer's channels. A
 conv2d, max_pool or add whose input image exceeds the activation buffer is split into band tiles:
 jobs over consecutive output rows, each reading the input rows it needs (halo included) with the
@@ -21,6 +21,7 @@ import numpy as np
 from ..bundle.container import BundleError
 from ..bundle.model import engine_row_order
 from ..numerics.schemes import Scheme
+from .buffers import EngineBuffers
 from .registers import (OP_BY_NAME, ROW_PARAM_BYTES, Descriptor, Op, align, encode_act, pack_row_params,
                         weight_nbytes)
 
@@ -70,20 +71,16 @@ class Program:
     output_name: str
     param_nbytes: int
 
-    def batch_limit(self, act_buffer_bytes: int, weight_buffer_bytes: int, max_batch: int,
-                    where: str = "") -> int:
+    def batch_limit(self, buffers: EngineBuffers, max_batch: int, where: str = "") -> int:
         """Largest batch (<= ``max_batch``) every layer runs with; BundleError if a layer never fits."""
         limit = max_batch
         for job in self.jobs:
-            act, wgt = job.descriptor.buffer_needs()
-            if wgt > weight_buffer_bytes:
-                raise BundleError(f"{where}: layer {job.name!r} needs {wgt} bytes of weights and "
-                                  f"parameters; the engine's weight buffer holds {weight_buffer_bytes}")
-            if act > act_buffer_bytes:
-                raise BundleError(f"{where}: layer {job.name!r} needs {act} bytes of activations per "
-                                  f"image; the engine's activation buffer holds {act_buffer_bytes}")
-            if job.op == Op.ADD:
-                limit = min(limit, act_buffer_bytes // job.descriptor.image_nbytes)
+            info = buffers.overflow(job.descriptor.with_batch(1))
+            if info is not None:
+                raise BundleError(f"{where}: layer {job.name!r} does not fit the engine: it needs "
+                                  f"{buffers.describe_overflow(info)}")
+            if job.op == Op.ADD:                      # input a of every image stays in the buffer
+                limit = min(limit, buffers.act_words * buffers.vector_width // job.descriptor.image_nbytes)
             per_image = max(job.descriptor.image_nbytes, job.out_image_nbytes)
             limit = min(limit, DMA_MAX_BYTES // per_image)
         return max(1, limit)
@@ -149,33 +146,35 @@ def _weight_job(entry: dict, arrays: dict, shape: tuple, where: str) -> "tuple[D
     return desc, out_shape, extra
 
 
-def split_rows(job: LayerJob, weight_buffer_bytes: int, where: str = "") -> "list[LayerJob]":
-    """``job`` as row tiles whose parameters and weights each fit ``weight_buffer_bytes``
-    (``[job]`` when it fits already). Greedy over the engine-order rows, so tiles are as few as
-    the buffer allows; BundleError when a single row does not fit."""
+def split_rows(job: LayerJob, buffers: EngineBuffers, where: str = "") -> "list[LayerJob]":
+    """``job`` as row tiles of consecutive engine-order rows that each fit the weight banks and the
+    row staging (``[job]`` when it fits already). Greedy, so tiles are as few as the banks allow;
+    BundleError when a single row does not fit."""
     d = job.descriptor
-    if d.buffer_needs()[1] <= weight_buffer_bytes:
+    if buffers.weight_overflow(d) is None:
         return [job]
     n4, n8 = d.rows_sp2 + d.rows_fixed4, d.rows_fixed8
     row_bytes = np.array([(d.k + 1) // 2] * n4 + [d.k] * n8, np.int64)
-    if ROW_PARAM_BYTES + row_bytes.max() > weight_buffer_bytes:
-        raise BundleError(f"{where}: layer {job.name!r}: one row needs {ROW_PARAM_BYTES + row_bytes.max()} "
-                          f"bytes of parameters and weights; the engine's weight buffer holds "
-                          f"{weight_buffer_bytes}")
-    bounds, used = [0], 0
-    for r, nbytes in enumerate(row_bytes + ROW_PARAM_BYTES):
-        if used + nbytes > weight_buffer_bytes:
-            bounds.append(r)
-            used = 0
-        used += int(nbytes)
-    bounds.append(len(row_bytes))
+
+    def tile(r0: int, r1: int) -> Descriptor:
+        def count(lo: int, hi: int) -> int:           # rows of [lo, hi) inside [r0, r1)
+            return max(0, min(hi, r1) - max(lo, r0))
+        return replace(d, batch=1, out_c=r1 - r0, rows_sp2=count(0, d.rows_sp2),
+                       rows_fixed4=count(d.rows_sp2, n4), rows_fixed8=count(n4, n4 + n8))
+
+    bounds = [0]
+    while bounds[-1] < len(row_bytes):
+        r0, r1 = bounds[-1], bounds[-1] + 1
+        info = buffers.weight_overflow(tile(r0, r1))
+        if info is not None:
+            raise BundleError(f"{where}: layer {job.name!r}: one row needs {buffers.describe_overflow(info)}")
+        while r1 < len(row_bytes) and buffers.weight_overflow(tile(r0, r1 + 1)) is None:
+            r1 += 1
+        bounds.append(r1)
     start = np.concatenate([[0], np.cumsum(row_bytes)])
     tiles = []
-    for i, (r0, r1) in enumerate(zip(bounds[:-1], bounds[1:])):
-        def count(lo: int, hi: int) -> int:           # rows of [lo, hi) inside this tile
-            return max(0, min(hi, r1) - max(lo, r0))
-        desc = replace(d, out_c=r1 - r0, rows_sp2=count(0, d.rows_sp2),
-                       rows_fixed4=count(d.rows_sp2, n4), rows_fixed8=count(n4, n4 + n8))
+    for r0, r1 in zip(bounds[:-1], bounds[1:]):
+        desc = replace(tile(r0, r1), batch=d.batch)
         tiles.append(replace(job, name=f"{job.name}[rows {r0}:{r1}]", descriptor=desc,
                              out_shape=job.out_shape[:-1] + (r1 - r0,), row_order=job.row_order[r0:r1],
                              params=job.params[ROW_PARAM_BYTES * r0:ROW_PARAM_BYTES * r1],
@@ -183,24 +182,28 @@ def split_rows(job: LayerJob, weight_buffer_bytes: int, where: str = "") -> "lis
     return tiles
 
 
-def split_bands(job: LayerJob, act_buffer_bytes: int, where: str = "") -> "list[LayerJob]":
-    """``job`` as band tiles of consecutive output rows whose input rows fit ``act_buffer_bytes``
+def split_bands(job: LayerJob, buffers: EngineBuffers, where: str = "") -> "list[LayerJob]":
+    """``job`` as band tiles of consecutive output rows whose input rows fit the activation buffer
     (``[job]`` when the image fits). conv2d and max_pool bands read their halo rows and keep the
     layer's padding only at the image's top and bottom edges; add bands are plain row ranges."""
-    d = job.descriptor
-    if d.image_nbytes <= act_buffer_bytes:
+    d = job.descriptor.with_batch(1)
+    if buffers.image_words(d) <= buffers.act_words:
         return [job]
     if d.op not in (Op.CONV2D, Op.MAX_POOL, Op.ADD):
-        raise BundleError(f"{where}: layer {job.name!r} needs {d.image_nbytes} bytes of activations per "
-                          f"image; the engine's activation buffer holds {act_buffer_bytes}, and a "
-                          f"{d.op_name} layer cannot be split into bands")
+        raise BundleError(f"{where}: layer {job.name!r} needs {buffers.image_words(d) * buffers.vector_width} "
+                          f"bytes of activations per image (pixels padded to {buffers.vector_width}-byte words); "
+                          f"the engine's activation buffer holds {buffers.act_words * buffers.vector_width}, "
+                          f"and a {d.op_name} layer cannot be split into bands")
     (kh, _), (sh, _), (pt, pl, pb, pr) = ((1, 1), (1, 1), (0, 0, 0, 0)) if d.op == Op.ADD else \
         (d.kernel, d.stride, d.padding)
-    fit_rows = act_buffer_bytes // (d.in_w * d.in_c)
+    row_words = buffers.image_words(replace(d, in_h=1))
+    fit_rows = buffers.act_words // row_words if d.op != Op.ADD else \
+        buffers.act_words * buffers.vector_width // (d.in_w * d.in_c)
     per_band = (fit_rows - kh) // sh + 1 if fit_rows >= kh else 0
     if per_band < 1:
         raise BundleError(f"{where}: layer {job.name!r}: one output row needs {kh} input rows of "
-                          f"{d.in_w * d.in_c} bytes; the engine's activation buffer holds {act_buffer_bytes}")
+                          f"{row_words * buffers.vector_width} bytes; the engine's activation buffer holds "
+                          f"{buffers.act_words * buffers.vector_width}")
     out_h = job.out_shape[0]
     bands = []
     for o0 in range(0, out_h, per_band):
@@ -216,10 +219,10 @@ def split_bands(job: LayerJob, act_buffer_bytes: int, where: str = "") -> "list[
     return bands
 
 
-def build_program(manifest: dict, arrays: dict, where: str = "", weight_buffer_bytes: "int | None" = None,
-                  act_buffer_bytes: "int | None" = None) -> Program:
+def build_program(manifest: dict, arrays: dict, where: str = "",
+                  buffers: "EngineBuffers | None" = None) -> Program:
     """The engine jobs of a bundle (its manifest and arrays, as :func:`read_container` gives them);
-    with the engine's buffer sizes, layers too large for them are split into row and band tiles."""
+    with the engine's ``buffers``, layers too large for them are split into row and band tiles."""
     inp = manifest["input"]
     shapes: "dict[str, tuple]" = {inp["name"]: (inp["height"], inp["width"], inp["channels"])}
     jobs, offset = [], 0
@@ -264,10 +267,10 @@ def build_program(manifest: dict, arrays: dict, where: str = "", weight_buffer_b
         job = LayerJob(name=name, op=op, inputs=tuple(entry["inputs"]), output=entry["output"],
                        descriptor=desc, in_shapes=in_shapes, out_shape=tuple(out_shape), **extra)
         shapes[job.output] = job.out_shape
-        tiles = split_rows(job, weight_buffer_bytes, where) if job.params is not None and weight_buffer_bytes \
-            else [job]
-        if act_buffer_bytes:
-            tiles = [band for tile in tiles for band in split_bands(tile, act_buffer_bytes, where)]
+        tiles = [job]
+        if buffers is not None:
+            tiles = split_rows(job, buffers, where) if job.params is not None else tiles
+            tiles = [band for tile in tiles for band in split_bands(tile, buffers, where)]
         if len(tiles) > 1:
             tiles = [replace(tile, tile=(i, len(tiles)), full_out_shape=job.out_shape) for i, tile in enumerate(tiles)]
         for tile in tiles:

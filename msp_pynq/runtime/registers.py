@@ -94,9 +94,6 @@ ST_PACKETS_SHIFT, ST_PACKETS_MASK = 16, 0xF         # bits 19..16
 IRQ_DONE = 1 << 0
 IRQ_ERROR = 1 << 1
 
-# ERROR_INFO (0x054) for BUFFER_OVERFLOW: bit 31 set = the weight buffer, clear = activations
-INFO_WEIGHT_BUFFER = 1 << 31
-
 
 class Op(IntEnum):
     """OP register values."""
@@ -322,18 +319,6 @@ class Descriptor:
             return np.dtype("<i4")
         spec = decode_act(self.in_type if self.op == Op.MAX_POOL else self.out_type)
         return np.dtype(np.int8 if spec is not None and spec.signed else np.uint8)
-
-    def buffer_needs(self) -> "tuple[int, int]":
-        """``(activation buffer bytes, weight buffer bytes)`` the engine needs for this layer.
-
-        Weights and parameters of conv2d/linear stay resident; one input image is held at a
-        time, except for add, whose input a (all BATCH images) is held until input b streams.
-        """
-        act = self.image_nbytes * (self.batch if self.op == Op.ADD else 1)
-        wgt = 0
-        if self.op in (Op.CONV2D, Op.LINEAR):
-            wgt = sum(n for _, n in self.packet_sizes()[:2])
-        return act, wgt
 
 
 def align(n: int, to: int = PACKET_ALIGN) -> int:

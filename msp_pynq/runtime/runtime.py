@@ -1,7 +1,7 @@
 """The board runtime: open the overlay (or its emulation), load a bundle, run images.
 
 >>> rt = Runtime.open("pynq-z2")                       # doctest: +SKIP
-msp_pynq runtime: pynq-z2 emulated (no PYNQ board found); engine 1.0, fingerprint ec23fd33, 125 MHz
+msp_pynq runtime: pynq-z2 emulated (no PYNQ board found); engine 1.0, fingerprint 7710d645, 125 MHz
 >>> rt.load("resnet20.pynq-z2.mspb")                   # doctest: +SKIP
 >>> logits = rt.run(images_uint8_nhwc)                 # doctest: +SKIP
 >>> rt.classify(images_uint8_nhwc[0])                  # doctest: +SKIP
@@ -33,6 +33,7 @@ from ..boards.profiles import BoardProfile, get_profile
 from ..bundle.container import BundleError, read_container
 from ..bundle.model import BundleModel, load_bundle
 from . import dma as dmaops
+from .buffers import EngineBuffers
 from .driver import EngineInfo, MspEngine
 from .emulated_device import EmulatedDevice
 from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError
@@ -162,9 +163,9 @@ class Runtime:
                               f"overlay's engine reports fingerprint {self.info.fingerprint_hex}; "
                               f"recompile the model for this overlay or load the matching overlay")
         manifest, arrays = read_container(bundle_path)
-        act_bytes, weight_bytes = self.info.act_buffer_kib * 1024, self.info.weight_buffer_kib * 1024
-        program = build_program(manifest, arrays, where, weight_bytes, act_bytes)
-        batch = program.batch_limit(act_bytes, weight_bytes, self.max_batch, where)
+        buffers = EngineBuffers.of(self.info)
+        program = build_program(manifest, arrays, where, buffers)
+        batch = program.batch_limit(buffers, self.max_batch, where)
         t1 = time.perf_counter()
         self.unload()
         in_bytes, out_bytes = program.buffer_nbytes(batch)

@@ -1,43 +1,56 @@
-"""The Verilog engine (hw_src/rtl/msp_engine.v) under cocotb + Icarus Verilog: the committed
-ResNet-20 bundle's layers, replayed from the runtime's recorded transfers, bit for bit."""
-import json
-import os
+"""The Verilog engine (hw_src/rtl/msp_engine.v) under cocotb + Icarus Verilog, PYNQ-Z2 generics:
+
+- the committed ResNet-20 bundle's layers, one of every kind at full size, replayed from the
+  runtime's recorded register writes and DMA packets, bit for bit, with the RTL's cycle counts
+  within 10% of the runtime's cycle model;
+- small layers of every op and every error code (tests/hdl/engine_cases.py).
+
+The whole network replays with ``make hw-replay`` (scripts/hw_replay.py, about half an hour)."""
 import shutil
 from pathlib import Path
 
 import pytest
 
 from msp_pynq.boards.profiles import get_profile
-from msp_pynq.bundle.model import engine_fingerprint
+from msp_pynq.runtime import replay
+from msp_pynq.runtime.cycle_model import modelled_cycles
+from msp_pynq.runtime.registers import Op
 
 ROOT = Path(__file__).resolve().parents[2]
-RTL = ROOT / "hw_src" / "rtl"
-BUNDLE = ROOT / "models" / "resnet20-msp8-exact.{board}.mspb"
+BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"
 
 pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None,
                                 reason="Icarus Verilog not installed (make test installs it)")
 
 
-def engine_generics(board: str) -> dict:
-    """The msp_engine generics of a board: its profile (what overlays/<board>/manifest.json lists)."""
-    p = get_profile(board)
-    return {"VECTOR_WIDTH": p.vector_width, "LUT_ROWS": p.lut_rows, "DSP_ROWS": p.dsp_rows,
-            "ACT_BUF_KIB": p.act_buffer_kib, "WGT_BUF_KIB": p.weight_buffer_kib,
-            "FINGERPRINT": int(engine_fingerprint(p)[:8], 16), "CLOCK_KHZ": int(round(p.clock_mhz * 1000))}
+def pick_layers(layers: "list[replay.LayerReplay]") -> "dict[str, int]":
+    """One layer of every kind the network has: the smallest of each (kind, kernel, stride, C < VW)."""
+    picked: "dict[str, int]" = {}
+    for layer in sorted(layers, key=lambda l: sum(map(len, l.mm2s)) + len(l.s2mm)):
+        d = layer.descriptor
+        kind = d.op_name
+        if d.op == Op.CONV2D:
+            kind += f" {d.kernel[0]}x{d.kernel[1]}/{d.stride[0]}" + (" C<VW" if d.in_c < 16 else "")
+        picked.setdefault(kind, layer.index)
+    return picked
 
 
-def simulate(board: str, replay_file: Path, layers: str, build_dir: Path) -> list:
-    """Run tb_engine on ``layers`` of ``replay_file``; returns its per-layer results."""
-    from cocotb_tools.runner import get_results, get_runner
-    runner = get_runner("icarus")
-    runner.build(sources=sorted(RTL.glob("*.v")), hdl_toplevel="msp_engine", build_dir=build_dir,
-                 timescale=("1ns", "1ps"), parameters=engine_generics(board))
-    out = build_dir / "replay_results.json"
-    results = runner.test(hdl_toplevel="msp_engine", test_module="tb_engine", build_dir=build_dir,
-                          test_dir=Path(__file__).parent, results_xml=str(build_dir / "results.xml"),
-                          extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)]),
-                                     "MSP_REPLAY": str(replay_file), "MSP_REPLAY_LAYERS": layers,
-                                     "MSP_REPLAY_OUT": str(out)})
-    total, failed = get_results(results)
-    assert total >= 1 and failed == 0, f"tb_engine: {failed} of {total} cocotb tests failed"
-    return json.loads(out.read_text())
+@pytest.fixture(scope="module")
+def resnet20_replay(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("replay") / "resnet20.pynq-z2.jsonl"
+    replay.save(replay.record_bundle(BUNDLE, "pynq-z2"), path)
+    return path
+
+
+def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path):
+    from msp_pynq.hw.simulate import replay as simulate
+    layers = replay.load(resnet20_replay)
+    picked = pick_layers(layers)
+    assert set(picked) == {"conv2d 3x3/1 C<VW", "conv2d 3x3/1", "conv2d 3x3/2", "conv2d 1x1/2", "add",
+                           "global_avg_pool", "linear"}
+    results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path)
+    assert len(results) == len(picked) and all(r["bit_exact"] for r in results), results
+    profile = get_profile("pynq-z2")
+    for r in results:
+        model = modelled_cycles(layers[r["layer"]].descriptor, profile)
+        assert abs(model - r["cycles"]) <= 0.10 * r["cycles"], (r["what"], r["cycles"], model)

@@ -26,7 +26,10 @@ SOURCES = {
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
 PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
-              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4}}
+              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4},
+              # variants "toplevel:name": the same module with other generics
+              "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
+              "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0}}
 
 
 @pytest.mark.parametrize("toplevel, testcase", [
@@ -39,13 +42,16 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_lut_row", "lut_row_matches_numerics"),
     ("msp_dsp_pair", "dsp_pair_splits_two_rows"),
     ("msp_mac_array", "mac_array_accumulates_rows"),
+    ("msp_mac_array:dsp_only", "mac_array_accumulates_rows"),
+    ("msp_mac_array:lut_only", "mac_array_accumulates_rows"),
 ])
 def test_rtl_unit(toplevel, testcase, tmp_path):
     from cocotb_tools.runner import get_results, get_runner
 
     runner = get_runner("icarus")
+    variant, toplevel = toplevel, toplevel.split(":")[0]
     runner.build(sources=[RTL / f"{name}.v" for name in SOURCES[toplevel]], hdl_toplevel=toplevel,
-                 build_dir=tmp_path, timescale=("1ns", "1ps"), parameters=PARAMETERS.get(toplevel, {}))
+                 build_dir=tmp_path, timescale=("1ns", "1ps"), parameters=PARAMETERS.get(variant, {}))
     module, testcase = (testcase, None) if testcase.startswith("tb_") else ("tb_units", testcase)
     results = runner.test(hdl_toplevel=toplevel, test_module=module, testcase=testcase,
                           build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"),

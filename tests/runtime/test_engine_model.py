@@ -144,14 +144,17 @@ def test_add_max_pool_and_global_avg_pool_match_the_reference(rig):
 
 
 def test_cycle_model_of_one_conv_by_hand(rig):
-    p = rig.rt.profile                                  # pynq-z2: 656 LUT MACs, 384 DSP MACs per cycle
+    from msp_pynq.runtime.cycle_model import START_CYCLES, TAIL_CYCLES, writes
+    p = rig.rt.profile                                  # pynq-z2: VW 16, 41 LUT units, 24 DSP slots
     desc = Descriptor(op=Op.CONV2D, batch=2, in_h=8, in_w=8, in_c=4, out_c=10, kernel=(3, 3), stride=(1, 1),
                       padding=(1, 1, 1, 1), in_type=8, out_type=4, rows_sp2=6, rows_fixed4=3, rows_fixed8=1)
-    positions, k = 2 * 8 * 8, 36
-    lut = -(-positions * k * 6 // p.lut_macs_per_cycle)
-    dsp = -(-positions * k * (3 + 2 * 1) // p.dsp_macs_per_cycle)       # a fixed-8 row = 2 slots
-    stream = -(-80 // 8) + -(-(9 * 18 + 36) // 8) + -(-512 // 8) + -(-1280 // 8)
-    assert modelled_cycles(desc, p) == max(lut, dsp) + stream
+    steps = 9                                           # 3x3 taps of one 16-byte word: one pass (10 rows fit)
+    load = 80 // 8 + 10 * steps                         # params beats, then one bank word per row and step
+    assert writes(4, 64, 16) == 64                      # a piece per 4-byte pixel (beat ends are pixel ends)
+    drain = 10 // 2 + 1                                 # channels 0..9, two per cycle, then the pass ends
+    position = max(steps, drain)
+    want = START_CYCLES + load + 2 * (64 + 64 * position) + 10 // 2 + TAIL_CYCLES
+    assert modelled_cycles(desc, p) == want == 1498
 
 
 def _good_gap(rig):
@@ -176,9 +179,11 @@ BASE = dict(op=Op.CONV2D, in_h=4, in_w=4, in_c=2, out_c=3, kernel=(3, 3), stride
     (dict(op=Op.MAX_POOL, kernel=(2, 2), padding=(0, 2, 0, 0)), ErrorCode.BAD_DESCRIPTOR, Reg.PADDING, "PADDING"),
     (dict(op=Op.GLOBAL_AVG_POOL, shift=48), ErrorCode.BAD_DESCRIPTOR, Reg.SHIFT, "register SHIFT"),
     (dict(in_c=1500, out_c=5, rows_sp2=0, rows_fixed4=0, rows_fixed8=5), ErrorCode.BUFFER_OVERFLOW,
-     (1 << 31) | (8 * 5 + 5 * 9 * 1500), "needs 67540 bytes of the weight buffer"),   # > 64 KiB
-    (dict(op=Op.GLOBAL_AVG_POOL, in_h=200, in_w=200, in_c=4), ErrorCode.BUFFER_OVERFLOW, 160000,
-     "needs 160000 bytes of the activation buffer"),                                   # > 128 KiB
+     (1 << 31) | (9 * 94), "needs 846 words of each weight bank"),       # 3x3 taps of 94 words of 16
+    (dict(out_c=1100, rows_sp2=0, rows_fixed4=0, rows_fixed8=1100), ErrorCode.BUFFER_OVERFLOW,
+     (3 << 30) | 1100, "needs 1100 rows, more than the 1024"),                    # the row staging
+    (dict(op=Op.GLOBAL_AVG_POOL, in_h=200, in_w=200, in_c=4), ErrorCode.BUFFER_OVERFLOW, 640000,
+     "needs 640000 bytes of the activation buffer"),     # 40,000 pixels of one 16-byte word > 128 KiB
 ])
 def test_descriptor_errors_are_raised_at_start(rig, fields, code, info, text):
     desc = Descriptor(**{**BASE, **fields})

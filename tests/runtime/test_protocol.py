@@ -12,6 +12,7 @@ import pynq
 import pytest
 
 from msp_pynq.boards.profiles import PROFILES
+from msp_pynq.runtime.buffers import EngineBuffers
 from msp_pynq.bundle.model import engine_fingerprint
 from msp_pynq.runtime import EmulatedDevice, OverlayMismatch
 from msp_pynq.runtime.manifest import check_ip_dict, load_manifest
@@ -78,9 +79,11 @@ def test_packet_sizes_per_op():
     assert conv.out_hw == (5, 5) and conv.output_nbytes == 2 * 25 * 6
     add = Descriptor(op=Op.ADD, batch=2, in_h=4, in_w=4, in_c=8, in_type=4, in_b_type=0x88, out_type=4)
     assert add.packet_sizes() == [("input a", 256), ("input b", 256)] and add.output_nbytes == 256
-    assert add.buffer_needs() == (256, 0)                   # input a of every image is held
+    buffers = EngineBuffers(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=64)
+    assert buffers.image_words(add) == 256 // 16              # input a of every image is held, dense
     gap = Descriptor(op=Op.GLOBAL_AVG_POOL, batch=3, in_h=4, in_w=4, in_c=8, in_type=4, out_type=8)
-    assert gap.output_nbytes == 24 and gap.buffer_needs() == (128, 0)
+    assert gap.output_nbytes == 24 and buffers.image_words(gap) == 16   # one word per pixel (8 of 16 bytes)
+    assert buffers.passes(conv) == 1 and buffers.steps(conv) == 9 and buffers.overflow(conv) is None
 
 
 @pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])

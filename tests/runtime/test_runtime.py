@@ -202,7 +202,7 @@ def test_an_engine_with_another_fingerprint_is_refused(runtime, tiny_bundle):
                                                                                   fingerprint=0x12345678)})
     rt = runtime("pynq-z2", device=dev)
     assert rt.info.fingerprint_hex == "12345678"
-    with pytest.raises(BundleError, match="compiled for engine ec23fd33, but the loaded overlay's engine "
+    with pytest.raises(BundleError, match="compiled for engine 7710d645, but the loaded overlay's engine "
                                           "reports fingerprint 12345678"):
         rt.load(tiny_bundle())
     assert dev.memory.live_buffers == 0
@@ -226,12 +226,13 @@ def test_a_layer_that_cannot_be_split_is_refused_at_load(runtime, tmp_path):
     fc = Linear(name="fc", inputs=("big_gap",), weights=np.eye(3, 4, dtype=np.int8), schemes=[1, 1, 1],
                 in_spec=U8, out_spec=None)
     net = Network([gap, fc])
-    path = write_bundle(tmp_path / "big.mspb", net, "pynq-z2", (200, 200, 4))
-    with pytest.raises(BundleError, match="layer 'big_gap' needs 160000 bytes of activations per image; the "
-                                          "engine's activation buffer holds 131072, and a global_avg_pool"):
+    path = write_bundle(tmp_path / "big.mspb", net, "pynq-z2", (120, 120, 4))
+    with pytest.raises(BundleError, match=r"layer 'big_gap' needs 230400 bytes of activations per image \(pixels "
+                                          r"padded to 16-byte words\); the engine's activation buffer holds 131072, "
+                                          "and a global_avg_pool"):
         runtime("pynq-z2").load(path)
-    zcu = write_bundle(tmp_path / "z.mspb", net, "zcu104", (200, 200, 4))   # 512 KiB there
-    x = images(2, (200, 200, 4))
+    zcu = write_bundle(tmp_path / "z.mspb", net, "zcu104", (120, 120, 4))   # 512 KiB there
+    x = images(2, (120, 120, 4))
     rt = runtime("zcu104")
     rt.load(zcu)
     assert np.array_equal(rt.run(x), load_bundle(zcu).logits(x))
@@ -243,7 +244,7 @@ def test_open_says_whether_it_runs_on_a_board(monkeypatch):
     try:
         assert rt.mode == "emulated" and isinstance(rt.device, EmulatedDevice)
         assert lines == ["msp_pynq runtime: pynq-z2 emulated (no PYNQ board found); engine 1.0, fingerprint "
-                         "ec23fd33, 125 MHz"]
+                         "7710d645, 125 MHz"]
     finally:
         rt.close()
     with pytest.raises(BoardNotFound, match="pynq-z2: no PYNQ board found"):
@@ -268,7 +269,8 @@ def test_runs_without_a_bundle_or_with_bad_images_are_refused(runtime, tiny_bund
     assert os.path.isdir(rt._workdir)
 
 
-def test_layers_larger_than_the_weight_buffer_run_in_row_tiles(runtime, tmp_path):
+def test_layers_larger_than_the_weight_banks_run_in_row_tiles(runtime, tmp_path):
+    from msp_pynq.runtime.buffers import EngineBuffers
     from .runtime_helpers import wide_network
     for board, tiled in (("pynq-z2", True), ("zcu104", False)):
         path = write_bundle(tmp_path / f"wide.{board}.mspb", wide_network(), board, (6, 6, 64))
@@ -277,34 +279,39 @@ def test_layers_larger_than_the_weight_buffer_run_in_row_tiles(runtime, tmp_path
         x = images(5, (6, 6, 64), seed=4)
         assert np.array_equal(rt.run(x), load_bundle(path).logits(x))          # bit for bit
         names = [layer["name"] for layer in rt.report()["last_run"]["layers"]]
-        limit = rt.info.weight_buffer_kib * 1024
-        assert all(job.descriptor.buffer_needs()[1] <= limit for job in rt.program.jobs)
+        buffers = EngineBuffers.of(rt.info)
+        assert all(buffers.overflow(job.descriptor.with_batch(1)) is None for job in rt.program.jobs)
         if tiled:
-            assert names[0].startswith("conv[rows 0:") and names[-1].startswith("fc[rows ")
-            assert len(names) > 2 and sum(j.descriptor.out_c for j in rt.program.jobs if j.output == "conv") == 200
+            assert names[0].startswith("conv[rows 0:") and len(names) > 3
+            assert sum(j.descriptor.out_c for j in rt.program.jobs if j.output == "conv") == 400
         else:
-            assert names == ["conv", "fc"]
+            assert names == ["conv", "gap", "fc"]
 
 
 def test_row_tiles_cover_every_row_once_and_a_row_too_large_is_refused(tmp_path):
+    from msp_pynq.runtime.buffers import EngineBuffers
     from msp_pynq.runtime.program import build_program, split_rows
     from .runtime_helpers import wide_network
     path = write_bundle(tmp_path / "wide.mspb", wide_network(), "pynq-z2", (6, 6, 64))
     job = build_program(*read_container(path)).jobs[0]
-    tiles = split_rows(job, 4096)
-    assert len(tiles) > 10 and all(t.descriptor.buffer_needs()[1] <= 4096 for t in tiles)
-    assert sorted(np.concatenate([t.row_order for t in tiles]).tolist()) == list(range(200))
+    small = EngineBuffers(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=37)
+    assert small.bank_words == 72 and small.steps(job.descriptor) == 36     # two passes per tile
+    tiles = split_rows(job, small)
+    assert len(tiles) > 3 and all(small.passes(t.descriptor) <= 2 for t in tiles)
+    assert all(small.overflow(t.descriptor.with_batch(1)) is None for t in tiles)
+    assert sorted(np.concatenate([t.row_order for t in tiles]).tolist()) == list(range(400))
     assert b"".join(t.weights.tobytes() for t in tiles) == job.weights.tobytes()
-    planned = [j for j in build_program(*read_container(path), weight_buffer_bytes=8192).jobs if j.output == "conv"]
-    tiles = split_rows(job, 8192)
+    planned = [j for j in build_program(*read_container(path), buffers=small).jobs if j.output == "conv"]
     assert [j.tile for j in planned] == [(i, len(tiles)) for i in range(len(tiles))]
-    assert all(j.full_out_shape == (6, 6, 200) for j in planned)
-    with pytest.raises(BundleError, match="layer 'conv': one row needs 584 bytes of parameters and weights; "
-                                          "the engine's weight buffer holds 500"):
-        split_rows(job, 500)
+    assert all(j.full_out_shape == (6, 6, 400) for j in planned)
+    tiny = EngineBuffers(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=8)
+    with pytest.raises(BundleError, match="layer 'conv': one row needs 36 words of each weight bank "
+                                          r"\(passes x steps\); a bank holds 15"):
+        split_rows(job, tiny)
 
 
 def test_images_larger_than_the_activation_buffer_run_in_band_tiles(runtime, tmp_path):
+    from msp_pynq.runtime.buffers import EngineBuffers
     from .runtime_helpers import tall_network
     net = tall_network()
     for board, banded in (("pynq-z2", True), ("zcu104", False)):
@@ -316,5 +323,5 @@ def test_images_larger_than_the_activation_buffer_run_in_band_tiles(runtime, tmp
         names = [layer["name"] for layer in rt.report()["last_run"]["layers"]]
         bands = {n.split("[")[0] for n in names if "[out rows" in n}
         assert bands == ({"conv1", "pool1", "add1", "pool2"} if banded else set())
-        limit = rt.info.act_buffer_kib * 1024
-        assert all(j.descriptor.buffer_needs()[0] <= limit for j in rt.program.jobs)
+        buffers = EngineBuffers.of(rt.info)
+        assert all(buffers.image_words(j.descriptor.with_batch(1)) <= buffers.act_words for j in rt.program.jobs)
