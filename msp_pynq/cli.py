@@ -197,8 +197,10 @@ def _bench(args: argparse.Namespace) -> int:
             f"({args.threads} BLAS thread(s)), the emulated overlay. Host overhead = wall time minus "
             "the time inside the emulated device (register, DMA and engine models), per image: what "
             "the runtime itself costs on this PC (not measured on a board, whose ARM cores are slower "
-            "than this PC). Modelled engine time = CYCLES / clock from the board profile, whose per-MAC "
-            "costs are placeholders until the hardware issue measures them.\n\n" + table + "\n\n<details><summary>raw</summary>\n\n```json\n"
+            "than this PC). Modelled engine time = CYCLES / clock: the Verilog engine's cycle model "
+            "(msp_pynq/runtime/cycle_model.py, within 2% of the RTL's simulated counts on every "
+            "ResNet-20 layer, docs/benchmarks/engine_cycles.md) at the board profile's clock, which "
+            "no timing analysis has confirmed yet (no Vivado here).\n\n" + table + "\n\n<details><summary>raw</summary>\n\n```json\n"
             + json.dumps(rows, indent=1) + "\n```\n</details>\n")
     return 0
 

@@ -6,8 +6,8 @@ and engine models, the emulator included): what MMIO on a board would not cost t
 ``wall_s - device_model_s`` is what the runtime itself costs on the host: image checks, pynq's
 MMIO and DMA driver calls, register programming, copies into and out of the DMA buffers, polling,
 post-processing. ``wall_s - emulator_s`` is reported too (emulated register models included).
-The modelled board time is the engine's CYCLES over its clock (board profile; per-MAC costs are
-placeholders until the hardware issue measures them).
+The modelled board time is the engine's CYCLES over its clock: the cycle model of the Verilog
+engine (:mod:`.cycle_model`, checked against its simulation) at the board profile's clock.
 
 >>> rows = bench_bundles(["models/resnet20-msp8-exact.pynq-z2.mspb"], batches=(1,), seconds=0.1)  # doctest: +SKIP
 >>> print(markdown(rows))                                                                         # doctest: +SKIP
