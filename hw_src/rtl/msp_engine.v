@@ -13,10 +13,10 @@
 `default_nettype none
 module msp_engine #(
     parameter integer VECTOR_WIDTH = 16,
-    parameter integer LUT_ROWS     = 41,
+    parameter integer LUT_ROWS     = 23,
     parameter integer DSP_ROWS     = 24,
     parameter integer ACT_BUF_KIB  = 128,
-    parameter integer WGT_BUF_KIB  = 64,
+    parameter integer WGT_BUF_KIB  = 188,
     parameter [31:0]  FINGERPRINT  = 32'h7710D645,
     parameter [31:0]  CLOCK_KHZ    = 125000
 ) (

@@ -8,10 +8,10 @@
 `default_nettype none
 module msp_regs #(
     parameter [15:0] VECTOR_WIDTH = 16,
-    parameter [15:0] LUT_ROWS     = 41,
+    parameter [15:0] LUT_ROWS     = 23,
     parameter [15:0] DSP_ROWS     = 24,
     parameter [15:0] ACT_BUF_KIB  = 128,
-    parameter [15:0] WGT_BUF_KIB  = 64,
+    parameter [15:0] WGT_BUF_KIB  = 188,
     parameter [31:0] FINGERPRINT  = 32'h7710D645,
     parameter [31:0] CLOCK_KHZ    = 125000
 ) (

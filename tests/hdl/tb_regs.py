@@ -47,7 +47,7 @@ async def identity_and_geometry(dut):
     m = await _setup(dut)
     p = get_profile("pynq-z2")
     want = {Reg.ID: 0x4D535045, Reg.VERSION: 0x00010000, Reg.VECTOR_WIDTH: p.vector_width,
-            Reg.LUT_ROWS: p.lut_rows, Reg.DSP_ROWS: p.dsp_rows, Reg.ACT_BUF_KIB: 128, Reg.WGT_BUF_KIB: 64,
+            Reg.LUT_ROWS: p.lut_rows, Reg.DSP_ROWS: p.dsp_rows, Reg.ACT_BUF_KIB: p.act_buffer_kib, Reg.WGT_BUF_KIB: p.weight_buffer_kib,
             Reg.FINGERPRINT: int(engine_fingerprint(p)[:8], 16), Reg.CLOCK_KHZ: int(p.clock_mhz * 1000)}
     for reg, value in want.items():
         assert await m.read_dword(reg) == value, reg.name

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from msp_pynq.hw.simulate import engine_generics
+
 ROOT = Path(__file__).resolve().parents[2]
 RTL = ROOT / "hw_src" / "rtl"
 
@@ -29,7 +31,8 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
               "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4},
               # variants "toplevel:name": the same module with other generics
               "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
-              "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0}}
+              "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
+              "msp_regs": engine_generics("pynq-z2")}     # the register block reports the profile
 
 
 @pytest.mark.parametrize("toplevel, testcase", [
