@@ -156,8 +156,8 @@ def mixed_speedup(profile: BoardProfile, share_8bit: float = 0.05) -> float:
 _Z2_COSTS = MacCosts(luts_per_sp2_mac=52.72, luts_per_fixed4_mac=14.53, fixed4_macs_per_dsp=2,
                      fixed8_macs_per_dsp=1, engine_luts=18_707, bram36_per_unit=1.0, engine_bram36=38.0,
                      lut_budget=0.85, dsp_budget=0.9, bram_budget=0.95, measured=True)
-_ZCU104_COSTS = MacCosts(luts_per_sp2_mac=57.2, luts_per_fixed4_mac=26.5, fixed4_macs_per_dsp=2,
-                         fixed8_macs_per_dsp=1, engine_luts=40_000, bram36_per_unit=2.0, engine_bram36=6.0,
+_ZCU104_COSTS = MacCosts(luts_per_sp2_mac=57.19, luts_per_fixed4_mac=26.45, fixed4_macs_per_dsp=2,
+                         fixed8_macs_per_dsp=1, engine_luts=32_153, bram36_per_unit=2.0, engine_bram36=6.0,
                          lut_budget=0.85, dsp_budget=0.9, bram_budget=0.95, measured=True)
 
 PROFILES = {
