@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from msp_pynq.boards.profiles import Device, get_profile  # noqa: E402
+from msp_pynq.boards.profiles import BANK_WORDS, Device, get_profile  # noqa: E402
 from msp_pynq.bundle.model import engine_fingerprint  # noqa: E402
 
 RTL = ROOT / "hw_src" / "rtl"
@@ -141,7 +141,9 @@ class Config:
 def _generics(spec: BoardSpec, top: str, lut_rows: int, dsp_rows: int) -> tuple:
     if top == "msp_engine":
         return (("VECTOR_WIDTH", spec.vector_width), ("LUT_ROWS", lut_rows), ("DSP_ROWS", dsp_rows),
-                ("ACT_BUF_KIB", spec.act_buffer_kib), ("WGT_BUF_KIB", spec.weight_buffer_kib),
+                # one BANK_WORDS-deep weight bank per unit, as the profile sizes the mixed engine's
+                ("ACT_BUF_KIB", spec.act_buffer_kib),
+                ("WGT_BUF_KIB", (lut_rows + dsp_rows) * BANK_WORDS * spec.vector_width // 2 // 1024),
                 ("FINGERPRINT", f"32'h{spec.fingerprint:08X}"), ("CLOCK_KHZ", spec.clock_khz))
     return (("VW", spec.vector_width), ("LUT_ROWS", lut_rows), ("DSP_ROWS", dsp_rows))
 
