@@ -9,8 +9,7 @@ the RTL's own counts in simulation (``tests/hdl/test_engine.py``; the measured t
         load     = beats(params) + max(beats(weights), rows * S + odd-K 4-bit rows)
         drain_p  = items of pass p / 2 (two output lanes; a lane pair must differ in channel
                    parity) + 1
-        position = max(P * S, sum_p drain_p) + bubbles (a new pass waits while the previous
-                   one's result cannot yet be captured)
+        position = max(P * S, sum_p drain_p)   (the holding register lets the drain lag a pass)
         image    = writes(input image) + Ho * Wo * position
         cycles   = START + load + BATCH * image + channels / 2 + tail
     max_pool, global_avg_pool (P = ceil(C / VW) channel-group passes of kh*kw taps):
@@ -36,7 +35,6 @@ from .registers import STREAM_BYTES, Descriptor, Op
 START_CYCLES = 96         # START write to the first beat taken (msp_layer_check's steps, arming)
 TAIL_CYCLES = 17          # last window step to the output packet's TLAST (pipeline, drain, packer)
 ADD_TAIL_CYCLES = 4       # add: last beat of b to TLAST
-PASS_BUBBLE = 0           # window steps lost when a pass must wait for the output stage
 
 
 def _beats(nbytes: int) -> int:
@@ -94,7 +92,7 @@ def position_cycles(d: Descriptor, b: EngineBuffers) -> int:
     passes, steps = b.passes(d), b.steps(d)
     drain = sum(-(-n // 2) + extra + 1 for n, extra in _items(d, b))
     walk = passes * steps
-    return walk if walk >= drain else drain + PASS_BUBBLE
+    return max(walk, drain)
 
 
 def modelled_cycles(desc: Descriptor, geometry) -> int:

@@ -13,7 +13,8 @@ from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from msp_pynq.runtime import replay
-from msp_pynq.runtime.registers import CTRL_START, Reg, ST_DONE, ST_ERROR, describe_status
+from msp_pynq.runtime.registers import (CTRL_SOFT_RESET, CTRL_START, ST_DONE, ST_ERR_CODE_SHIFT,
+                                        ST_ERR_PACKET_SHIFT, ST_ERROR, Reg, describe_status)
 
 from tb_common import reset, start_clock
 
@@ -82,8 +83,7 @@ async def replayed_layers_match_the_runtime(dut):
 @cocotb.test()
 async def contract_cases(dut):
     """Every op at small sizes and every error code (engine_cases), with a soft reset after each error."""
-    from msp_pynq.runtime.registers import CTRL_SOFT_RESET, ST_ERR_CODE_SHIFT, ST_ERR_PACKET_SHIFT
-    from engine_cases import cases
+    from engine_cases import cases                      # (numpy-heavy: only where used)
     axil, source, sink = await setup_engine(dut)
     failures = []
     for case in cases(os.environ.get("MSP_BOARD", "pynq-z2")):
