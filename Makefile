@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup hdl-tools demo bench test clean cifar10-results overlay overlays hw-replay hw-resources
+.PHONY: setup hdl-tools demo bench notebooks test clean cifar10-results overlay overlays hw-replay hw-resources
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,7 @@ hdl-tools:
 
 DEMO_BUNDLE ?= models/resnet20-msp8-exact.pynq-z2.mspb
 
-# Main job: the committed ResNet-20 bundle classifies scikit-image's sample photos on the
+# Main job: the committed ResNet-20 bundle classifies the sample photos msp_pynq ships on the
 # emulated PYNQ-Z2 overlay, through the same runtime and pynq calls as on the board.
 demo: setup
 	$(VENV)/bin/msp-pynq run --model $(DEMO_BUNDLE) --emulate
@@ -33,6 +33,10 @@ demo: setup
 bench: setup
 	$(PY) benchmarks/bench_emulator.py --report docs/benchmarks/emulator.md
 	$(VENV)/bin/msp-pynq bench --report docs/benchmarks/runtime.md
+
+# Every notebook run on the emulated board (what CI checks), its figures saved for the README.
+notebooks: setup
+	$(PY) scripts/run_notebooks.py --figures docs/images
 
 # The Verilog engine: every layer of the committed ResNet-20 replayed on the RTL (Icarus, about
 # half an hour), and Yosys resource figures of both boards' engines (tens of minutes); both
@@ -47,8 +51,9 @@ hw-resources: setup hdl-tools
 cifar10-results: setup
 	PY=$(PY) scripts/cifar10_experiments.sh
 
-# The runtime again under pynq 3.0.1 (what the board images ship), in a venv of its own with
-# the board-side packages only (no torch): it runs the committed bundles.
+# The runtime and the notebooks again under pynq 3.0.1 (what the board images ship), in a venv
+# of its own with the board-side packages only (no torch): it runs the committed bundles, and
+# the training notebook takes its board path.
 VENV3 ?= .venv-pynq3
 TEST_BUNDLES ?= models/resnet20-msp8-exact.{board}.mspb
 
@@ -57,12 +62,12 @@ $(VENV3)/.installed: setup.py constraints.txt
 	sed 's/^pynq==.*/pynq==3.0.1/' constraints.txt > $(VENV3)/constraints.txt
 	echo 'pycparser<3' >> $(VENV3)/constraints.txt     # pynq 3.0.1's cffi needs the 2.x parser
 	$(VENV3)/bin/python -m pip install -q -c $(VENV3)/constraints.txt -e ".[board]" \
-	  pytest hypothesis threadpoolctl tqdm pillow
+	  pytest hypothesis threadpoolctl tqdm pillow matplotlib opencv-python-headless nbclient nbformat ipykernel
 	touch $@
 
 test: setup hdl-tools $(VENV3)/.installed
 	$(PY) -m pytest
-	MSP_PYNQ_TEST_BUNDLES='$(TEST_BUNDLES)' $(VENV3)/bin/python -m pytest -q tests/runtime
+	MSP_PYNQ_TEST_BUNDLES='$(TEST_BUNDLES)' $(VENV3)/bin/python -m pytest -q tests/runtime tests/camera tests/notebooks
 
 clean:
 	rm -rf $(VENV) $(VENV3) .pytest_cache .hypothesis

@@ -49,7 +49,7 @@ def _overlay_info(board: str, probe: bool) -> None:
     from .runtime.runtime import board_devices
     from .runtime.manifest import load_manifest
     m = load_manifest(board)
-    built = "built" if m.bitstream_path.exists() else "not built yet (needs Vivado: hardware issue)"
+    built = "built" if m.installed else "not built yet (needs Vivado: hardware issue)"
     print(f"  overlay    {m.directory}: {m.bitstream} {built}; fabric clock {m.clock_mhz:g} MHz")
     for ip in m.ips.values():
         print(f"    {ip.name:<12} {ip.vlnv} at 0x{ip.base_address:08X} (+0x{ip.range:X})")
@@ -119,7 +119,6 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
     from .bundle.model import load_bundle
     from .data.cifar10 import load_cifar10
@@ -205,6 +204,34 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _camera(args: argparse.Namespace) -> int:
+    from .camera import Pipeline, ProgressLine, VideoFileSink, WindowSink, open_source, run_demo
+    from .notebook import detect_board, find_file
+    from .runtime import Runtime
+    board = args.board or detect_board()
+    try:
+        model = args.model or find_file(f"models/resnet20-msp8-exact.{board}.mspb")
+    except FileNotFoundError as exc:
+        raise MSPError(f"{exc}; pass --model BUNDLE") from None
+    sinks = [WindowSink()] if args.show else []        # no GUI: refused before anything opens
+    with open_source(args.source, realtime=args.realtime, loop=args.loop) as source:
+        if args.out:
+            sinks.append(VideoFileSink(args.out, fps=source.fps or 30.0))
+        with Runtime.open(board, emulate=True if args.emulate else None, timeout_s=args.timeout) as rt:
+            rt.load(model)
+            pipe = Pipeline(source, rt, max_frames=args.frames, max_seconds=args.seconds)
+            print(f"camera: {source.describe()} -> {Path(model).name} on {rt.board} ({rt.mode})"
+                  + ("" if args.frames or args.seconds else "; Ctrl-C stops"), flush=True)
+            try:
+                run_demo(pipe, sinks, ProgressLine(args.frames))
+            except KeyboardInterrupt:
+                print("\nstopped (Ctrl-C)")
+            print(pipe.stats.summary())
+    if args.out:
+        print(f"wrote {args.out}: {sinks[-1].frames} annotated frames at {sinks[-1].fps:g} fps")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="msp-pynq", description="MSP quantized CNNs on PYNQ boards")
     parser.add_argument("--version", action="version", version=f"msp-pynq {__version__}")
@@ -283,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn = sub.add_parser("run", help="classify images with a bundle on the board or its emulation")
     rn.add_argument("--model", required=True, help="bundle (.mspb)")
     rn.add_argument("--images", help="an image file or a folder of images "
-                                     "(default: scikit-image's sample photos: a cat, a rocket, a motorcycle...)")
+                                     "(default: the sample photos msp_pynq ships: a cat, a rocket, a coffee cup, an astronaut)")
     rn.add_argument("--board", default="pynq-z2")
     rn.add_argument("--emulate", action="store_true", help="emulate even when a board is present")
     rn.add_argument("--limit", type=int, default=64, help="at most this many images")
@@ -298,6 +325,30 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch", type=int, default=250)
     ev.add_argument("--threads", type=int, default=1)
     ev.set_defaults(func=_eval)
+
+    ca = sub.add_parser("camera", help="live classification of camera (or video, folder, pan) frames",
+                        description="Capture, preprocessing and inference run overlapped in threads; "
+                                    "a real-time source drops the older frame when inference falls "
+                                    "behind. Prints a progress line and, at the end, the frame rate "
+                                    "and the mean time per stage.")
+    ca.add_argument("--source", default="0",
+                    help="camera index (0), video file, folder of images, image file or 'pan' (a slow "
+                         "pan over the sample photos); a camera that does not open falls back to the "
+                         "pan (default 0)")
+    ca.add_argument("--model", help="bundle (default: models/resnet20-msp8-exact.<board>.mspb)")
+    ca.add_argument("--board", help="pynq-z2 or zcu104 (default: the PYNQ image's board, else pynq-z2)")
+    ca.add_argument("--emulate", action="store_true", help="emulate even when a board is present")
+    ca.add_argument("--frames", type=int, help="stop after this many frames")
+    ca.add_argument("--seconds", type=float, help="stop after this many seconds")
+    ca.add_argument("--realtime", action="store_true",
+                    help="pace a file, folder or the pan at its frame rate, like a camera "
+                         "(default: as fast as possible)")
+    ca.add_argument("--loop", action="store_true", help="restart a video file or folder at its end")
+    ca.add_argument("--out", help="write the annotated frames to this video (.mp4, .avi)")
+    ca.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs "
+                                                        "OpenCV with GUI support and a display)")
+    ca.add_argument("--timeout", type=float, default=2.0, help="seconds for any one hardware wait")
+    ca.set_defaults(func=_camera)
     return parser
 
 

@@ -10,21 +10,22 @@ from ..errors import MSPError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
-SAMPLE_PHOTOS = ("chelsea.png", "rocket.jpg", "motorcycle_left.png", "coffee.png", "astronaut.png")
+SAMPLE_PHOTOS = ("chelsea.jpg", "rocket.jpg", "coffee.jpg", "astronaut.jpg")
+PHOTOS_DIR = Path(__file__).resolve().parent / "photos"
 
 
 def sample_photos() -> "list[Path]":
-    """Photos that scikit-image ships in its wheel (a cat, a rocket, a motorcycle, a coffee cup,
-    an astronaut): the demo's default input, no download needed."""
-    try:
-        import skimage.data
-    except ImportError:
-        raise MSPError("the sample photos come with scikit-image: pip install scikit-image "
-                       "(or pass --images)") from None
-    root = Path(skimage.data.__file__).parent
-    files = [root / name for name in SAMPLE_PHOTOS if (root / name).is_file()]
-    if not files:
-        raise MSPError(f"{root}: scikit-image ships none of {', '.join(SAMPLE_PHOTOS)}; pass --images")
+    """Four sample photos shipped with msp_pynq (a cat, a rocket launch, a coffee cup, an
+    astronaut; scikit-image's, reduced: ``photos/CREDITS.md``): the demo's default input.
+
+    >>> [p.name for p in sample_photos()]
+    ['chelsea.jpg', 'rocket.jpg', 'coffee.jpg', 'astronaut.jpg']
+    """
+    files = [PHOTOS_DIR / name for name in SAMPLE_PHOTOS]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise MSPError(f"{PHOTOS_DIR}: sample photos {', '.join(missing)} are missing from this "
+                       f"installation of msp_pynq; pass --images")
     return files
 
 

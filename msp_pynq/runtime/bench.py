@@ -22,14 +22,20 @@ import numpy as np
 from ..bundle.container import read_container
 from .runtime import Runtime
 
-# Figures quoted from ../shared/brief/peers.md (not measured here).
-PEERS = [
-    ("finn-examples CNV-W1A1", "Pynq-Z1 @ 100 MHz", "CIFAR-10, 84.2%", "3,020 img/s"),
-    ("BNN-PYNQ CNV", "Pynq-Z2", "CIFAR-10", "about 632 img/s single image"),
-    ("FINN MobileNet-v1 W4A4", "ZCU104", "ImageNet, 68.0%", "185 img/s"),
-    ("Xilinx DPU 2xB4096", "ZCU104", "ResNet-18 / ResNet-50", "about 190 / 94 fps single thread (C++)"),
-    ("onnxruntime int8, one x86 core", "PC", "ResNet-20 CIFAR, batch 1", "about 0.3 ms per image"),
-]
+
+def time_runs(rt: Runtime, images: np.ndarray, seconds: float = 3.0, min_runs: int = 3) -> "list[dict]":
+    """Run ``images`` on a loaded runtime once to warm up (layer caches, buffers), then again until
+    ``seconds`` have passed and at least ``min_runs`` runs are done: each timed run's
+    ``rt.report()["last_run"]``. Every run's own waits are bounded by the runtime's timeout.
+    """
+    if min_runs < 1:
+        raise ValueError(f"min_runs must be at least 1, got {min_runs}")
+    rt.run(images)
+    runs, start = [], time.perf_counter()
+    while time.perf_counter() - start < seconds or len(runs) < min_runs:
+        rt.run(images)
+        runs.append(rt.report()["last_run"])
+    return runs
 
 
 def bench_bundle(path: "str | Path", batch: int, seconds: float = 3.0, threads: int = 1) -> dict:
@@ -39,11 +45,7 @@ def bench_bundle(path: "str | Path", batch: int, seconds: float = 3.0, threads: 
     with threadpool_limits(threads), Runtime.open(board, emulate=True, log=None) as rt:
         bundle = rt.load(path)
         x = np.random.default_rng(0).integers(0, 256, (batch,) + bundle.input_shape, dtype=np.uint8)
-        rt.run(x)                                        # warm-up: layer caches, buffers
-        runs, start = [], time.perf_counter()
-        while time.perf_counter() - start < seconds or len(runs) < 3:
-            rt.run(x)
-            runs.append(rt.report()["last_run"])
+        runs = time_runs(rt, x, seconds)
     total = {k: sum(r[k] for r in runs) for k in runs[0] if k.endswith("_s")}
     images = batch * len(runs)
     per_image_ms = {k: 1e3 * v / images for k, v in total.items()}
@@ -71,8 +73,22 @@ def markdown(rows: "list[dict]") -> str:
         lines.append(f"| {r['bundle']} | {r['board']} | {r['batch']} | {r['host_overhead_ms']:.2f} | "
                      f"{r['host_with_models_ms']:.2f} | {r['modelled_engine_ms']:.3f} | "
                      f"{r['modelled_fps']:,.0f} | {r['emulated_fps']:,.0f} |")
-    lines += ["", "Published figures of the projects users compare us with (quoted from "
-              "`shared/brief/peers.md`, not measured here):", "",
-              "| system | board | model | figure |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in PEERS]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *peers_markdown()])
+
+
+def peers_markdown() -> "list[str]":
+    """The peers' published figures (``docs/peers.json``) as Markdown lines; one line saying where
+    it was looked for when the file is not there (an installed package without the docs)."""
+    from ..notebook import find_file
+    from ..perf.files import load_peers, percent_text
+    try:
+        peers = load_peers(find_file("docs/peers.json"))
+    except FileNotFoundError as exc:
+        return [f"(No peers' figures: {exc}.)"]
+    lines = ["Published figures of the projects users compare us with (quoted from the project brief "
+             "via `docs/peers.json`, not measured here):", "",
+             "| system | board | model | dataset | figure | accuracy | note |", "|---|---|---|---|---:|---:|---|"]
+    for p in peers:
+        lines.append(f"| {p.system} | {p.board} | {p.model or ''} | {p.dataset or ''} | {p.figure_text} | "
+                     f"{'' if p.accuracy_pct is None else percent_text(p.accuracy_pct)} | {p.note} |")
+    return lines

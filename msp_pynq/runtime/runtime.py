@@ -37,7 +37,7 @@ from .buffers import EngineBuffers
 from .driver import EngineInfo, MspEngine
 from .emulated_device import EmulatedDevice
 from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError
-from .manifest import OverlayManifest, check_ip_dict, load_manifest
+from .manifest import OverlayManifest, check_ip_dict, load_manifest, missing_overlay_reason
 from .program import LayerJob, Program, build_program
 from .registers import align
 
@@ -104,15 +104,13 @@ class Runtime:
             mode, reason = "emulated", "as requested"
         else:
             found = board_devices()
-            bit = manifest.bitstream_path
-            if found and bit.exists():
+            if found and manifest.installed:
                 mode = "board"
-            elif emulate is False:
-                raise BoardNotFound(f"{profile.name}: " + ("no PYNQ board found" if not found else
-                                    f"overlay {bit} is not built (needs Vivado)"))
-            else:
+            else:            # on a board without the .bit/.hwh: say where they were looked for
+                reason = missing_overlay_reason(manifest) if found else "no PYNQ board found"
+                if emulate is False:
+                    raise BoardNotFound(f"{profile.name}: {reason}")
                 mode = "emulated"
-                reason = "no PYNQ board found" if not found else f"overlay {bit.name} not built yet"
         workdir = None
         if mode == "emulated":
             dev = device or EmulatedDevice(profile.name, manifest)
@@ -202,6 +200,17 @@ class Runtime:
     # ---- running ----------------------------------------------------------------------
     def run(self, images: np.ndarray) -> np.ndarray:
         """float64 logits ``[N, classes]`` of uint8 NHWC images (bit-identical to ``BundleModel.logits``)."""
+        return self._run(images, frozenset())[0]
+
+    def trace(self, images: np.ndarray) -> "dict[str, np.ndarray]":
+        """Every layer's output as the engine produced it (channel order restored), by tensor name,
+        plus ``"logits"``: what :mod:`.selfcheck` compares with the emulator layer by layer."""
+        if self.bundle is None:
+            raise MspRuntimeError("no bundle loaded: call load() first")
+        logits, tensors = self._run(images, frozenset(job.output for job in self.program.jobs))
+        return {**tensors, "logits": logits}
+
+    def _run(self, images: np.ndarray, keep: frozenset) -> "tuple[np.ndarray, dict]":
         if self.bundle is None:
             raise MspRuntimeError("no bundle loaded: call load() first")
         t0 = time.perf_counter()
@@ -210,9 +219,12 @@ class Runtime:
         stages = dict.fromkeys(("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s"), 0.0)
         per_layer = [{"name": job.name, "op": job.op.name.lower(), "cycles": 0} for job in self.program.jobs]
         stages["preprocess_s"] = time.perf_counter() - t0
-        accs = []
+        accs, kept = [], {name: [] for name in keep}
         for start in range(0, len(x), self.batch):
-            accs.append(self._run_batch(x[start:start + self.batch], stages, per_layer))
+            tensors = self._run_batch(x[start:start + self.batch], stages, per_layer, keep)
+            accs.append(tensors[self.program.output_name])
+            for name in keep:
+                kept[name].append(tensors[name])
         t = time.perf_counter()
         acc = np.concatenate(accs) if len(accs) > 1 else accs[0]
         logits = acc.astype(np.float64) * self.bundle.logit_scale
@@ -226,7 +238,7 @@ class Runtime:
                           engine_s=cycles / clock_hz, wall_s=time.perf_counter() - t0,
                           emulator_s=self._emulator_seconds() - emulated_s0,
                           device_model_s=self._device_model_seconds() - model_s0, layers=per_layer)
-        return logits
+        return logits, {name: np.concatenate(parts) for name, parts in kept.items()}
 
     def _emulator_seconds(self) -> float:
         """Host time the emulated engine has spent computing (0 on a board)."""
@@ -236,8 +248,9 @@ class Runtime:
         """Host time inside the emulated device's models, engine compute included (0 on a board)."""
         return self.device.model_s if self.mode == "emulated" else 0.0
 
-    def _run_batch(self, x: np.ndarray, stages: dict, per_layer: list) -> np.ndarray:
-        """One engine call per layer on a batch; tensors are dropped after their last use."""
+    def _run_batch(self, x: np.ndarray, stages: dict, per_layer: list, keep: frozenset) -> dict:
+        """One engine call per layer on a batch; tensors not in ``keep`` are dropped after their
+        last use. Returns the network output and the kept tensors by name."""
         tensors = {self.program.input_name: x}
         for index, job in enumerate(self.program.jobs):
             try:
@@ -262,9 +275,9 @@ class Runtime:
                 else:
                     dest[..., job.row_order] = out
             for name in set(job.inputs):
-                if self._last_use[name] == index and name != self.program.output_name:
+                if self._last_use[name] == index and name != self.program.output_name and name not in keep:
                     del tensors[name]
-        return tensors[self.program.output_name]
+        return tensors
 
     def _run_job(self, job: LayerJob, inputs: "list[np.ndarray]", stages: dict, layer_stats: dict) -> np.ndarray:
         """Copy the inputs into the DMA buffer, run the layer on the engine, fetch its output

@@ -254,7 +254,7 @@ def test_open_says_whether_it_runs_on_a_board(monkeypatch):
         Runtime.open("pynq-z2", emulate=False, log=None)
     lines.clear()
     Runtime.open("pynq-z2", log=lines.append).close()
-    assert "emulated (overlay msp_engine.bit not built yet)" in lines[0]
+    assert "emulated (overlay msp_engine.bit is not built or not installed here: looked for" in lines[0]
 
 
 def test_runs_without_a_bundle_or_with_bad_images_are_refused(runtime, tiny_bundle):

@@ -76,8 +76,7 @@ def test_every_committed_bundle_runs_bit_exact_on_its_board(runtime, path):
     assert 0 < last["emulator_s"] < last["device_model_s"] < last["wall_s"] and last["engine_s"] > 0
 
 
-def test_cli_run_defaults_to_scikit_image_sample_photos(resnet_bundles, capsys):
-    pytest.importorskip("skimage")
+def test_cli_run_defaults_to_the_shipped_sample_photos(resnet_bundles, capsys):
     from msp_pynq.cli import main
     from msp_pynq.data.images import SAMPLE_PHOTOS
     assert main(["run", "--model", str(resnet_bundles["pynq-z2"]), "--emulate"]) == 0
