@@ -1,5 +1,5 @@
 """Builders of the camera tests' inputs: photo frames for a test video and a scripted frame
-source. Kept out of conftest.py so that the test modules can import them."""
+source. Kept out of conftest.py so that the test modules can import them (relatively)."""
 from __future__ import annotations
 
 import threading

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_helpers import VIDEO_FPS, VIDEO_SIZE, photo_frames
+from .camera_helpers import VIDEO_FPS, VIDEO_SIZE, photo_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"

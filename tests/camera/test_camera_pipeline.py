@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from camera_helpers import ScriptedSource, frame_index
+from .camera_helpers import ScriptedSource, frame_index
 from msp_pynq.camera import PanSource, Pipeline, PipelineError, preprocess, run_demo
 from msp_pynq.camera.sinks import FrameStrip
 from msp_pynq.runtime.errors import MspRuntimeError

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_helpers import VIDEO_FPS, VIDEO_SIZE
+from .camera_helpers import VIDEO_FPS, VIDEO_SIZE
 from msp_pynq.camera import sources
 from msp_pynq.camera.sources import (CameraSource, CameraUnavailable, ImageFolderSource, PanSource, SourceError,
                                      VideoFileSource, open_source, pan_frame)

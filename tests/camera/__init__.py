@@ -1,0 +1,1 @@
+"""Tests of the live camera demo (msp_pynq.camera)."""
