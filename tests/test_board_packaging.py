@@ -4,7 +4,8 @@ Offline and without a board: the wheel is built from this checkout (`pip wheel -
 --no-build-isolation`), installed into a fresh venv (the layout of the PYNQ image's
 /usr/local/share/pynq-venv), and the real `pynq get-notebooks msp-pynq` copies the notebooks out
 of it. On a PC, pynq finds no device, so delivery needs `--ignore-overlays` (msp-pynq's notebooks
-carry no `.link`/`.d` overlay files for PYNQ to resolve; our overlay is found at run time).
+carry no `.link`/`.d` overlay files for PYNQ to resolve; our overlay is found at run time). The
+delivered quick start then runs in its Jupyter folder on the installed package alone.
 """
 from __future__ import annotations
 
@@ -164,6 +165,13 @@ def test_pynq_get_notebooks_delivers_the_installed_notebooks(wheel, work):
     assert found[-2] == str(share / "overlays" / "pynq-z2")
     assert (f"looked for msp_engine.bit and msp_engine.hwh in {share}/overlays/pynq-z2 (no msp_engine.bit, "
             f"no msp_engine.hwh) ($MSP_PYNQ_OVERLAYS is not set)") in found[-1]          # no repository here
+
+    # ... and the delivered quick start runs there, on the installed package alone
+    code = ("from msp_pynq.notebook import execute_notebook; "
+            "nb, _ = execute_notebook('01_quick_start.ipynb', '.', env={'MSP_PYNQ_EMULATE': '1'}); "
+            "print(''.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.outputs))")
+    printed = run([python, "-c", code], cwd=delivered).stdout
+    assert "chelsea.jpg -> cat" in printed and "loaded resnet20-msp8-exact.pynq-z2.mspb" in printed
 
 
 def test_an_editable_install_delivers_the_repository_notebooks(work):
