@@ -57,25 +57,17 @@ def detect_board(default: str = DEFAULT_BOARD) -> str:
 def where(board: "str | None" = None, log: "Callable[[str], None] | None" = print) -> Where:
     """Detect the board and whether its overlay can run here; print one line saying so.
 
-    The mode is what :meth:`msp_pynq.runtime.Runtime.open` with ``emulate=None`` picks: the
-    board when pynq finds one and the overlay's bitstream is installed, the emulation otherwise.
-    ``$MSP_PYNQ_EMULATE=1`` forces the emulation (CI sets it).
+    The mode is what :meth:`msp_pynq.runtime.Runtime.open` with ``emulate=None`` picks
+    (:func:`msp_pynq.runtime.runtime.overlay_mode`): the board when pynq finds one and the
+    overlay is installed, the emulation otherwise; ``$MSP_PYNQ_EMULATE=1`` forces the emulation.
     """
     import pynq
 
-    from .runtime.manifest import load_manifest, missing_overlay_reason
-    from .runtime.runtime import board_devices
+    from .runtime.manifest import load_manifest
+    from .runtime.runtime import overlay_mode
     name = board or detect_board()
     manifest = load_manifest(name)
-    found = board_devices()
-    if os.environ.get("MSP_PYNQ_EMULATE", "") not in ("", "0"):
-        mode, reason = "emulated", "MSP_PYNQ_EMULATE is set"
-    elif not found:
-        mode, reason = "emulated", "no PYNQ board found"
-    elif not manifest.installed:
-        mode, reason = "emulated", missing_overlay_reason(manifest)
-    else:
-        mode, reason = "board", ""
+    mode, reason = overlay_mode(manifest)
     if mode == "board":
         message = (f"msp-pynq {__version__} on a {name} board: the {manifest.bitstream} overlay "
                    f"drives the FPGA (pynq {pynq.__version__})")

@@ -240,6 +240,11 @@ class EmulatedDevice(pynq.Device):
         ``'hang'``, ``'internal'``, ``'slave'``, ``'decode'`` (None clears)."""
         self.dma_model.inject(channel, fault, count)
 
+    def inject_output_fault(self, layer: int = 0, byte: "int | None" = None, mask: int = 0x01) -> None:
+        """Flip bits (``mask``) of one byte of the engine's output for the ``layer``-th layer
+        computed from now on (:meth:`EngineModel.inject_output_fault`)."""
+        self.engine_model.inject_output_fault(layer, byte, mask)
+
     # ---- MMIO -------------------------------------------------------------------------
     def map(self, base: int, size: int, model: RegisterModel, name: str = "") -> RegisterModel:
         """Decode ``[base, base + size)`` to ``model``."""

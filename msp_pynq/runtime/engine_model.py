@@ -131,6 +131,7 @@ class EngineModel(RegisterModel):
         self.out = AxisFifo()
         self.irq_enable = False
         self.hang = False
+        self.output_fault: "tuple[int, int | None, int] | None" = None   # see inject_output_fault
         self.stats: "collections.Counter[str]" = collections.Counter()
         self.compute_s = 0.0          # host seconds in the emulator (benchmarks take it out)
         self._layers: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
@@ -245,9 +246,29 @@ class EngineModel(RegisterModel):
             finally:                                  # host time spent emulating the engine
                 self.compute_s += time.perf_counter() - t0
             self.cycles = modelled_cycles(self.desc, self.profile)
-            self.out.push(out)
+            self.out.push(self._apply_output_fault(out))
             self.output_pending = True
             self.stats["layers"] += 1
+
+    def inject_output_fault(self, layer: int = 0, byte: "int | None" = None, mask: int = 0x01) -> None:
+        """XOR ``mask`` into byte ``byte`` (default: the middle one) of the output packet of the
+        ``layer``-th layer computed from now on (0: the next): a bit flipped in the fabric, for
+        the self-check. One fault at a time; it fires once."""
+        if layer < 0 or not 0 < mask < 256:
+            raise ValueError(f"inject_output_fault: layer >= 0 and a mask in 1..255, got {layer}, {mask}")
+        self.output_fault = (layer, byte, mask)
+
+    def _apply_output_fault(self, out: bytes) -> bytes:
+        if self.output_fault is None:
+            return out
+        layer, byte, mask = self.output_fault
+        if layer > 0:
+            self.output_fault = (layer - 1, byte, mask)
+            return out
+        self.output_fault = None
+        data = bytearray(out)
+        data[len(data) // 2 if byte is None else byte] ^= mask
+        return bytes(data)
 
     # ---- packet checks (BAD_DATA; ERROR_INFO = first offending row or element) ------
     def _check_packet(self, index: int, packet: bytes) -> "int | None":

@@ -67,15 +67,6 @@ def overlay_search_path() -> "list[Path]":
                    + [d / "overlays" for d in install_data_dirs()])
 
 
-def default_overlay_dir(board: "str | None" = None) -> Path:
-    """The overlays folder the runtime uses: for ``board``, the one :func:`load_manifest` picks
-    (its built overlay first); without, the first of :func:`overlay_search_path` that exists."""
-    if board is not None:
-        return load_manifest(board).directory.parent
-    search = overlay_search_path()
-    return next((d for d in search if d.is_dir()), search[0])
-
-
 @dataclass(frozen=True)
 class IpSpec:
     """One IP of the block design as the manifest states it."""

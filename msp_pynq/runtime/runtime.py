@@ -19,6 +19,7 @@ Not thread-safe: one run at a time per Runtime.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import time
@@ -43,6 +44,7 @@ from .registers import align
 
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_MAX_BATCH = 16
+EMULATE_ENV = "MSP_PYNQ_EMULATE"
 
 
 def board_devices() -> list:
@@ -53,6 +55,24 @@ def board_devices() -> list:
             return [d for d in pynq.Device.devices if not isinstance(d, EmulatedDevice)]
         except Exception:        # pynq probing XRT/sysfs on an unusual machine: no board
             return []
+
+
+def overlay_mode(manifest: OverlayManifest, emulate: "bool | None" = None) -> "tuple[str, str]":
+    """``(mode, reason)``: "board" when pynq finds a board and ``manifest``'s overlay (.bit and
+    .hwh) is installed, else "emulated" and why. ``emulate`` True forces the emulation; None
+    also emulates when ``$MSP_PYNQ_EMULATE`` is set (CI, notebooks run off-board); False raises
+    :class:`BoardNotFound` with the reason instead of emulating."""
+    if emulate is True:
+        return "emulated", "as requested"
+    if emulate is None and os.environ.get(EMULATE_ENV, "") not in ("", "0"):
+        return "emulated", f"{EMULATE_ENV} is set"
+    found = board_devices()
+    if found and manifest.installed:
+        return "board", ""
+    reason = missing_overlay_reason(manifest) if found else "no PYNQ board found"
+    if emulate is False:
+        raise BoardNotFound(f"{manifest.board}: {reason}")
+    return "emulated", reason
 
 
 class Runtime:
@@ -88,8 +108,8 @@ class Runtime:
         """Open the msp_engine overlay of ``board``.
 
         ``emulate``: True runs on an :class:`EmulatedDevice` (``device``, or a new one);
-        False requires a board and its built overlay; None (default) uses the board when there
-        is one with a built overlay and emulates otherwise. The choice is in ``mode`` and is
+        False requires a board and its built overlay; None (default) decides by
+        :func:`overlay_mode`. The choice is in ``mode`` and is
         logged (``log``, default ``print``; None silences it). ``timeout_s`` bounds every wait;
         ``max_batch`` caps the images per engine call; ``record`` turns the emulated device's
         recorder on.
@@ -97,20 +117,9 @@ class Runtime:
         profile = get_profile(board)
         manifest = load_manifest(profile.name, overlay_dir)
         log = log or (lambda message: None)
-        reason = ""
         if device is not None and emulate is False:
             raise ValueError("device= is an emulated device; it cannot be used with emulate=False")
-        if device is not None or emulate is True:
-            mode, reason = "emulated", "as requested"
-        else:
-            found = board_devices()
-            if found and manifest.installed:
-                mode = "board"
-            else:            # on a board without the .bit/.hwh: say where they were looked for
-                reason = missing_overlay_reason(manifest) if found else "no PYNQ board found"
-                if emulate is False:
-                    raise BoardNotFound(f"{profile.name}: {reason}")
-                mode = "emulated"
+        mode, reason = overlay_mode(manifest, True if device is not None else emulate)
         workdir = None
         if mode == "emulated":
             dev = device or EmulatedDevice(profile.name, manifest)

@@ -14,8 +14,8 @@ import pytest
 
 from msp_pynq.notebook import find_file
 from msp_pynq.runtime import BoardNotFound, OverlayMismatch, Runtime
-from msp_pynq.runtime.manifest import (default_overlay_dir, install_data_dirs, load_manifest,
-                                       missing_overlay_reason, overlay_search_path)
+from msp_pynq.runtime.manifest import (install_data_dirs, load_manifest, missing_overlay_reason,
+                                       overlay_search_path)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_search_order_is_env_then_repository_then_installed_share(places, monkey
     monkeypatch.delenv("MSP_PYNQ_OVERLAYS")
     assert overlay_search_path() == [ROOT / "overlays", share]
     assert install_data_dirs() == [share.parent]
-    assert default_overlay_dir() == ROOT / "overlays"
+    assert load_manifest("pynq-z2").directory == ROOT / "overlays" / "pynq-z2"
 
 
 def test_a_built_overlay_wins_over_an_earlier_manifest(places):
@@ -68,7 +68,6 @@ def test_a_built_overlay_wins_over_an_earlier_manifest(places):
     m = load_manifest("pynq-z2")
     assert m.directory == share / "pynq-z2" and m.installed
     assert m.bitstream_path == share / "pynq-z2" / "msp_engine.bit"
-    assert default_overlay_dir("pynq-z2") == share
     assert load_manifest("zcu104").directory == ROOT / "overlays" / "zcu104"   # the other board
 
 

@@ -239,6 +239,7 @@ def test_a_layer_that_cannot_be_split_is_refused_at_load(runtime, tmp_path):
 
 
 def test_open_says_whether_it_runs_on_a_board(monkeypatch):
+    monkeypatch.delenv("MSP_PYNQ_EMULATE", raising=False)
     lines = []
     rt = Runtime.open("pynq-z2", log=lines.append)                    # no emulate=: a PC has no board
     try:
@@ -255,6 +256,12 @@ def test_open_says_whether_it_runs_on_a_board(monkeypatch):
     lines.clear()
     Runtime.open("pynq-z2", log=lines.append).close()
     assert "emulated (overlay msp_engine.bit is not built or not installed here: looked for" in lines[0]
+    monkeypatch.setenv("MSP_PYNQ_EMULATE", "1")                               # CI, off-board notebooks
+    lines.clear()
+    Runtime.open("pynq-z2", log=lines.append).close()
+    assert lines[0].startswith("msp_pynq runtime: pynq-z2 emulated (MSP_PYNQ_EMULATE is set)")
+    with pytest.raises(BoardNotFound, match="msp_engine.bit is not built"):   # emulate=False wins
+        Runtime.open("pynq-z2", emulate=False, log=None)
 
 
 def test_runs_without_a_bundle_or_with_bad_images_are_refused(runtime, tiny_bundle):

@@ -1,6 +1,7 @@
 """The hardware self-check: passes on a healthy engine, and names the first layer a fault touches.
 
-Faults are injected at the lowest level, in the emulated engine's output packet, so the runtime,
+Faults are injected at the lowest level, in the emulated engine's output packet
+(``EmulatedDevice.inject_output_fault``), so the runtime,
 pynq's DMA driver and the comparison above it are the real code.
 """
 from __future__ import annotations
@@ -30,30 +31,13 @@ def test_committed_bundle_passes_bit_exact(runtime, board):
     assert report.rows()[-1]["op"] == "linear"
 
 
-def _corrupt_call(rt, index: int, flip: int = 0x01) -> None:
-    """Flip bits of one byte in the output packet of the engine's ``index``-th layer computation
-    (bit 0 keeps a 4-bit activation in range, so the next layer accepts it)."""
-    engine = rt.device.engine_model
-    compute, calls = engine._compute, [0]
-
-    def faulty() -> bytes:
-        out = compute()
-        calls[0] += 1
-        if calls[0] == index + 1:
-            out = bytearray(out)
-            out[len(out) // 2] ^= flip
-            out = bytes(out)
-        return out
-    engine._compute = faulty
-
-
 @pytest.mark.parametrize("op", ["conv2d", "add", "global_avg_pool", "linear"])
 def test_fault_is_traced_to_its_layer(runtime, op):
     rt = runtime("pynq-z2")
     rt.load(str(COMMITTED).format(board="pynq-z2"))
     index = next(i for i, job in enumerate(rt.program.jobs) if job.op.name.lower() == op and i > 0)
     layer = rt.program.jobs[index].name.split("[")[0]
-    _corrupt_call(rt, index)
+    rt.device.inject_output_fault(index)       # bit 0 keeps a 4-bit activation in range
     report = self_check(rt)
     assert not report.ok
     assert report.first_bad.name == layer
@@ -65,12 +49,11 @@ def test_fault_is_traced_to_its_layer(runtime, op):
 def test_engine_error_is_reported_not_raised(runtime):
     rt = runtime("pynq-z2")
     rt.load(str(COMMITTED).format(board="pynq-z2"))
-    _corrupt_call(rt, 0, flip=0x10)            # conv1 emits 16+: layer 2 refuses its input
+    rt.device.inject_output_fault(0, mask=0x10)   # conv1 emits 16+: layer 2 refuses its input
     report = self_check(rt)
     assert not report.ok and report.layers == [] and report.first_bad is None
     assert "layer 'layers.0.conv1': msp_engine error BAD_DATA" in report.error
     assert "the run stopped with an error" in report.summary()
-    rt.device.engine_model._compute = type(rt.device.engine_model)._compute.__get__(rt.device.engine_model)
     assert self_check(rt).ok                    # the runtime recovered: the next check passes
 
 
@@ -91,3 +74,5 @@ def test_errors_name_the_problem(runtime):
         compare_tensor("conv1", "conv2d", np.zeros((1, 4, 4, 8)), np.zeros((1, 4, 4, 16)))
     with pytest.raises(MspRuntimeError, match="no bundle loaded"):
         self_check(runtime("pynq-z2"))
+    with pytest.raises(ValueError, match="a mask in 1..255, got 0, 256"):
+        runtime("pynq-z2").device.inject_output_fault(0, mask=256)
