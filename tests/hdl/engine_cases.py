@@ -127,5 +127,10 @@ def cases(board: str = "pynq-z2", seed: int = 5) -> "list[Case]":
     x = bytearray(pool_case.packets[0])
     x[17] = 40                                               # above u5's 31
     out.append(Case("BAD_DATA u5 input", pool_case.desc, [bytes(x)], error=(int(ErrorCode.BAD_DATA), 0, 17)))
+    add_case = next(c for c in out if c.desc.op == Op.ADD)
+    b_u4 = bytearray(_acts(rng, U4, (3, 3, 5, 5)).tobytes())
+    b_u4[100] = 16                                           # above u4's 15, in the second image
+    out.append(Case("BAD_DATA u4 add input b", replace(add_case.desc, in_b_type=encode_act(U4)),
+                    [add_case.packets[0], bytes(b_u4)], error=(int(ErrorCode.BAD_DATA), 1, 100)))
     out.append(replace(conv, name="conv2d again after the errors"))
     return out
