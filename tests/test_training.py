@@ -89,7 +89,7 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(MSPError, match="not found"):
         load_checkpoint(tmp_path / "none.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(MSPError, match="not an msp-pynq checkpoint"):
+    with pytest.raises(MSPError, match="not a readable .npz file"):
         load_checkpoint(tmp_path / "junk.npz")
     save_checkpoint(tmp_path / "c.npz", build_model("resnet20"), {})
     with pytest.raises(MSPError, match="does not fit the model"):

@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from ..boards.profiles import BoardProfile, get_profile
-from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
+from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d, engine_limits
 from ..emulator.network import Network
 from ..errors import MSPError
+from ..fileio import show
 from ..numerics.activations import parse_act
-from ..numerics.packing import pack_rows, unpack_rows
+from ..numerics.bounds import MAX_K
+from ..numerics.packing import pack_rows, packed_nbytes, unpack_rows
 from ..numerics.schemes import Scheme
 from .container import BundleError, read_container, write_container
 
@@ -109,6 +111,7 @@ class BundleModel:
     logit_scale: np.ndarray
     path: str = ""
     classes: list = field(default_factory=list)
+    arrays: dict = field(default_factory=dict, repr=False)   # as read_container gave them
 
     @property
     def input_shape(self) -> "tuple[int, int, int]":
@@ -138,8 +141,164 @@ class BundleModel:
         return logits, logits.argmax(axis=1)
 
 
+ACT_NAMES = ("u4", "u5", "u8", "s8")
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+OPS = ("conv2d", "linear", "add", "global_avg_pool", "max_pool")
+
+
+def _bad(where: str, field: str, value, expected: str) -> BundleError:
+    text = repr(value)
+    return BundleError(f"{where}: {field} is {show(text[:80] + ('...' if len(text) > 80 else ''))}, "
+                       f"expected {expected}")
+
+
+def _get(where: str, obj: dict, key: str, kind: str):
+    """``obj[key]`` checked to be of JSON ``kind``: str, int (not bool), list, object, number."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    types = {"str": str, "int": int, "list": list, "object": dict, "number": (int, float)}[kind]
+    if not isinstance(value, types) or isinstance(value, bool):
+        raise _bad(where, key, value, f"{'an' if kind[0] in 'io' else 'a'} {kind}")
+    return value
+
+
+def _int(where: str, obj: dict, key: str, low: int, high: int) -> int:
+    value = _get(where, obj, key, "int")
+    if not low <= value <= high:
+        raise _bad(where, key, value, f"an integer in [{low}, {high}]")
+    return value
+
+
+def _ints(where: str, obj: dict, key: str, n: int, low: int, high: int) -> list:
+    value = obj.get(key)
+    if not isinstance(value, list) or len(value) != n or not all(
+            isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value):
+        raise _bad(where, key, value, f"a list of {n} integers in [{low}, {high}]")
+    return value
+
+
+def _act(where: str, obj: dict, key: str, optional: bool = False) -> "str | None":
+    value = obj.get(key)
+    if (value is None and optional) or (isinstance(value, str) and value in ACT_NAMES):
+        return value
+    raise _bad(where, key, value, f"one of {', '.join(ACT_NAMES)}{' or null' if optional else ''}")
+
+
+def _names(where: str, obj: dict, key: str, n: "int | None" = None) -> list:
+    value = obj.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) \
+            or (n is not None and len(value) != n):
+        raise _bad(where, key, value, f"a list of {n if n is not None else ''} tensor names".replace("  ", " "))
+    return value
+
+
+def _array_of(where: str, arrays: dict, key: str, dtype: str, shape: "tuple | None") -> np.ndarray:
+    if key not in arrays:
+        raise BundleError(f"{where}: array {key!r} is missing")
+    a = arrays[key]
+    if a.dtype.name != dtype or (shape is not None and a.shape != shape) or (shape is None and a.ndim != 1):
+        raise BundleError(f"{where}: array {key!r} is {a.dtype.name} {list(a.shape)}, expected {dtype} "
+                          f"{list(shape) if shape is not None else '[n]'}")
+    return a
+
+
+def _check_weight_entry(where: str, entry: dict, arrays: dict) -> None:
+    lim = engine_limits()
+    name = entry["name"]
+    rows = _int(where, entry, "rows", 1, lim.rows)
+    k = _int(where, entry, "k", 1, MAX_K)
+    _act(where, entry, "in_spec")
+    _act(where, entry, "out_spec", optional=True)
+    schemes = _array_of(where, arrays, f"{name}/schemes", "uint8", (rows,))
+    for part in ("row_order", "bias", "multiplier", "shift"):
+        _array_of(where, arrays, f"{name}/{part}", "int32", (rows,))
+    weights = _array_of(where, arrays, f"{name}/weights", "uint8", None)
+    if entry["op"] == "conv2d":
+        kh, kw = _ints(where, entry, "kernel", 2, 1, lim.kernel)
+        cin = _int(where, entry, "in_channels", 1, lim.channels)
+        _ints(where, entry, "stride", 2, 1, lim.stride)
+        _ints(where, entry, "padding", 4, 0, lim.padding)
+        if kh * kw * cin != k:
+            raise BundleError(f"{where}: k is {k}, expected kernel {kh} x {kw} x {cin} in_channels = {kh * kw * cin}")
+    if np.any(schemes > max(int(s) for s in Scheme)):
+        raise BundleError(f"{where}: array {name + '/schemes'!r} holds scheme {int(schemes.max())}, "
+                          f"expected one of {sorted(int(s) for s in Scheme)}")
+    need = packed_nbytes(schemes, k)                  # before the weights are unpacked
+    if weights.size != need:
+        raise BundleError(f"{where}: array {name + '/weights'!r} holds {weights.size} bytes, "
+                          f"its {rows} rows of K={k} need {need}")
+
+
+def _check_layer_entry(name: str, index: int, entry, arrays: dict) -> str:
+    """Every field of one layer entry type-checked, every size bounded; returns its op."""
+    if not isinstance(entry, dict):
+        raise _bad(f"{name}: layers[{index}]", "the entry", entry, "an object")
+    lname = _get(f"{name}: layers[{index}]", entry, "name", "str")
+    where = f"{name}: layer {show(repr(lname))}"
+    op = _get(where, entry, "op", "str")
+    if op not in OPS:
+        raise BundleError(f"{where}: operation {show(repr(op))} is unknown to this msp-pynq "
+                          f"(known: {', '.join(OPS)})")
+    _names(where, entry, "inputs", 2 if op == "add" else 1)
+    _get(where, entry, "output", "str")
+    if op in ("conv2d", "linear"):
+        _check_weight_entry(where, entry, arrays)
+    elif op == "add":
+        if not isinstance(entry.get("in_specs"), list) or len(entry["in_specs"]) != 2:
+            raise _bad(where, "in_specs", entry.get("in_specs"), "a list of two activation types")
+        for i in range(2):
+            _act(where, {f"in_specs[{i}]": entry["in_specs"][i]}, f"in_specs[{i}]")
+        _ints(where, entry, "multipliers", 2, INT32_MIN, INT32_MAX)   # the layer checks the contract
+        _int(where, entry, "shift", INT32_MIN, INT32_MAX)
+        _act(where, entry, "out_spec")
+    elif op == "global_avg_pool":
+        _int(where, entry, "multiplier", INT32_MIN, INT32_MAX)
+        _int(where, entry, "shift", INT32_MIN, INT32_MAX)
+        _act(where, entry, "in_spec")
+        _act(where, entry, "out_spec")
+    else:
+        lim = engine_limits()
+        _ints(where, entry, "kernel", 2, 1, lim.kernel)
+        _ints(where, entry, "stride", 2, 1, lim.stride)
+        _ints(where, entry, "padding", 4, 0, lim.padding)
+        _act(where, entry, "spec")
+    return op
+
+
+def _check_manifest(name: str, manifest: dict, arrays: dict) -> None:
+    """The manifest's structure, before any of it is used: JSON types, sizes within the engine's
+    limits, arrays of the dtypes and shapes the layers need (docs/formats.md)."""
+    _get(name, manifest, "engine", "object")
+    classes = _get(name, manifest, "classes", "list")
+    if not all(isinstance(c, str) for c in classes):
+        bad = next(c for c in classes if not isinstance(c, str))
+        raise _bad(name, "a class name", bad, "a string")
+    lim = engine_limits()
+    inp = _get(name, manifest, "input", "object")
+    _get(f"{name}: input", inp, "name", "str")
+    for key, high in (("height", lim.size), ("width", lim.size), ("channels", lim.channels)):
+        _int(f"{name}: input", inp, key, 1, high)
+    out = _get(name, manifest, "output", "object")
+    out_name = _get(f"{name}: output", out, "name", "str")
+    layers = _get(name, manifest, "layers", "list")
+    if not layers:
+        raise BundleError(f"{name}: layers is an empty list, expected at least one layer")
+    ops = [_check_layer_entry(name, i, entry, arrays) for i, entry in enumerate(layers)]
+    last = layers[-1]
+    if out_name != last["output"]:
+        raise BundleError(f"{name}: output {show(repr(out_name))} is not the last layer's output "
+                          f"{show(repr(last['output']))}")
+    if ops[-1] not in ("conv2d", "linear") or last.get("out_spec") is not None:
+        raise BundleError(f"{name}: the last layer {show(repr(last['name']))} is a {ops[-1]} "
+                          f"with out_spec {last.get('out_spec')!r}, expected the logits layer: a "
+                          f"conv2d or linear with out_spec null")
+    _array_of(f"{name}: output", arrays, "logit_scale", "float64", (last["rows"],))
+    if classes and len(classes) != last["rows"]:
+        raise BundleError(f"{name}: {len(classes)} class names for {last['rows']} logits")
+
+
 def _layer_from(entry: dict, arrays: dict):
-    op, name = entry.get("op"), entry.get("name")
+    """The emulator layer of a checked entry (:func:`_check_manifest`)."""
+    op, name = entry["op"], entry["name"]
     common = dict(name=name, inputs=tuple(entry["inputs"]), output=entry["output"])
     if op in ("conv2d", "linear"):
         schemes = arrays[f"{name}/schemes"]
@@ -164,39 +323,32 @@ def _layer_from(entry: dict, arrays: dict):
     if op == "global_avg_pool":
         return GlobalAvgPool(multiplier=entry["multiplier"], shift=entry["shift"],
                              in_spec=parse_act(entry["in_spec"]), out_spec=parse_act(entry["out_spec"]), **common)
-    if op == "max_pool":
-        return MaxPool2d(kernel=tuple(entry["kernel"]), stride=tuple(entry["stride"]),
-                         padding=tuple(entry["padding"]), spec=parse_act(entry["spec"]), **common)
-    raise BundleError(f"layer {name!r}: operation {op!r} is unknown to this msp-pynq")
+    return MaxPool2d(kernel=tuple(entry["kernel"]), stride=tuple(entry["stride"]),
+                     padding=tuple(entry["padding"]), spec=parse_act(entry["spec"]), **common)
 
 
 def load_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
     """Load a bundle; with ``board``, refuse one compiled for another board or engine."""
     manifest, arrays = read_container(path)
-    where = str(path)
+    where = show(path)
     if manifest.get("format") != FORMAT or manifest.get("contract") != CONTRACT:
         raise BundleError(f"{where}: not an {FORMAT} of contract {CONTRACT} "
-                          f"(found {manifest.get('format')!r}, {manifest.get('contract')!r})")
+                          f"(found {show(repr(manifest.get('format')))}, {show(repr(manifest.get('contract')))})")
+    _check_manifest(where, manifest, arrays)
     if board is not None:
         profile = get_profile(board)
         if manifest.get("board") != profile.name:
-            raise BundleError(f"{where}: compiled for board {manifest.get('board')!r}, not {profile.name!r}; "
-                              f"recompile with `msp-pynq compile --board {profile.name}`")
+            raise BundleError(f"{where}: compiled for board {show(repr(manifest.get('board')))}, not "
+                              f"{profile.name!r}; recompile with `msp-pynq compile --board {profile.name}`")
         want = engine_fingerprint(profile)
-        if manifest.get("engine", {}).get("fingerprint") != want:
-            raise BundleError(f"{where}: compiled for engine {manifest.get('engine', {}).get('fingerprint')}, "
+        if manifest["engine"].get("fingerprint") != want:
+            raise BundleError(f"{where}: compiled for engine {show(repr(manifest['engine'].get('fingerprint')))}, "
                               f"this msp-pynq's {profile.name} engine is {want}; recompile the model")
     try:
         layers = [_layer_from(entry, arrays) for entry in manifest["layers"]]
-        inp, out = manifest["input"], manifest["output"]
-        network = Network(layers, input_name=inp["name"], output=out["name"])
-        logit_scale = arrays["logit_scale"]
-    except BundleError:
-        raise
+        network = Network(layers, input_name=manifest["input"]["name"], output=manifest["output"]["name"])
+    except BundleError as exc:
+        raise BundleError(f"{where}: {exc}") from None
     except MSPError as exc:
         raise BundleError(f"{where}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise BundleError(f"{where}: malformed manifest ({type(exc).__name__}: {exc})") from None
-    return BundleModel(manifest, network, logit_scale, where, list(manifest.get("classes", [])))
-
-
+    return BundleModel(manifest, network, arrays["logit_scale"], where, list(manifest["classes"]), arrays)

@@ -31,12 +31,21 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from ..errors import MSPError
+from ..fileio import finite
 from .draw import annotate
 from .preprocess import preprocess
 from .sources import FrameSource
 from .stats import PipelineStats
 
 POLL_S = 0.1          # how often a blocked thread looks at the stop flag
+MAX_TIMEOUT_S = 3600.0   # as the runtime's: every wait keeps a deadline one can live with
+
+
+def _seconds(value: float, name: str, high: float) -> float:
+    """``value`` if it is a number (not a string, not a bool) in (0, high]; else MSPError."""
+    if isinstance(value, (str, bytes)):          # float() would take "10"
+        raise MSPError(f"{name} must be a finite number in (0, {high:g}], not {value!r}")
+    return finite(value, name, 0.0, high, low_open=True)
 
 
 class PipelineError(MSPError):
@@ -83,6 +92,10 @@ class Pipeline:
     and ``max_seconds`` end the run; ``timeout_s`` bounds every wait for a result and for the
     threads to stop. ``drop`` (default: ``source.realtime``) keeps only the newest frame when
     inference falls behind. Iterate it (or :meth:`annotated`) inside ``with``.
+
+    Refused (:class:`MSPError`): a ``timeout_s`` that is not a number of seconds in (0, 3600]
+    (NaN or inf would make a wait without end), a ``max_seconds`` that is not a finite
+    positive number, a ``max_frames`` that is not a whole number >= 1.
     """
 
     def __init__(self, source: FrameSource, runtime=None, *, infer: "Callable | None" = None,
@@ -90,7 +103,13 @@ class Pipeline:
                  max_frames: "int | None" = None, max_seconds: "float | None" = None,
                  timeout_s: float = 10.0, drop: "bool | None" = None, mode: "str | None" = None) -> None:
         if runtime is None and infer is None:
-            raise ValueError("Pipeline needs a runtime (with a bundle loaded) or an infer function")
+            raise MSPError("Pipeline needs a runtime (with a bundle loaded) or an infer function")
+        timeout_s = _seconds(timeout_s, "timeout_s", MAX_TIMEOUT_S)
+        if max_seconds is not None:
+            max_seconds = _seconds(max_seconds, "max_seconds", 1e9)
+        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer))
+                                       or max_frames < 1):
+            raise MSPError(f"max_frames must be a whole number >= 1 (or None), not {max_frames!r}")
         bundle = getattr(runtime, "bundle", None)
         if runtime is not None and bundle is None and (input_shape is None or classes is None):
             raise PipelineError("the runtime has no bundle loaded: call runtime.load(...) first")

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import MSPError
+from ..fileio import show
 
 
 class FrameError(MSPError):
@@ -49,11 +50,27 @@ def centre_crop(frame: np.ndarray, height: int, width: int) -> np.ndarray:
 def preprocess(frame: np.ndarray, input_shape: "tuple[int, int, int]" = (32, 32, 3)) -> np.ndarray:
     """The model input ``uint8 [H, W, C]`` (RGB for C=3, luma for C=1) of a BGR camera frame."""
     check_frame(frame)
-    h, w, c = (int(v) for v in input_shape)
-    if c not in (1, 3):
-        raise FrameError(f"model input {list(input_shape)}: 1 or 3 channels expected, not {c}")
+    h, w, c = _input_shape(input_shape)
     crop = centre_crop(frame, h, w)
     small = crop if crop.shape[:2] == (h, w) else cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
     if c == 1:
         return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)[..., None]
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+MAX_INPUT_SIDE = 4096
+
+
+def _input_shape(input_shape) -> "tuple[int, int, int]":
+    """``(H, W, C)`` as ints: H and W in 1..MAX_INPUT_SIDE, C 1 or 3; else a :class:`FrameError`."""
+    try:
+        h, w, c = input_shape
+        ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (h, w, c))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or not (1 <= h <= MAX_INPUT_SIDE and 1 <= w <= MAX_INPUT_SIDE):
+        raise FrameError(f"model input {show(repr(input_shape)[:60])}: expected (height, width, "
+                         f"channels) with height and width in 1..{MAX_INPUT_SIDE}")
+    if c not in (1, 3):
+        raise FrameError(f"model input {[int(h), int(w), int(c)]}: 1 or 3 channels expected, not {c}")
+    return int(h), int(w), int(c)

@@ -11,6 +11,9 @@ back to another source (the pan unless ``fallback`` names one).
 """
 from __future__ import annotations
 
+import os
+import re
+import stat
 import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -18,13 +21,15 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from ..data.images import IMAGE_SUFFIXES, image_files, sample_photos
+from ..data.images import IMAGE_SUFFIXES, MAX_PIXELS, image_files, open_image, sample_photos
 from ..errors import MSPError
+from ..fileio import check_regular_file, show
 
 DEFAULT_FPS = 30.0
 FRAME_SIZE = (480, 640)          # (height, width) of the pan's frames: a USB webcam's default
 
 SPEC_HELP = "a camera index such as 0, a video file, a folder of images, an image file or 'pan'"
+MAX_CAMERA_INDEX = 99            # OpenCV's indices are small; a larger number is a mistake
 
 
 class SourceError(MSPError):
@@ -107,6 +112,9 @@ class CameraSource(FrameSource):
     paces_itself = True
 
     def __init__(self, index: int = 0) -> None:
+        if type(index) is not int or not 0 <= index <= MAX_CAMERA_INDEX:
+            raise SourceError(f"camera index must be an integer in 0..{MAX_CAMERA_INDEX}, "
+                              f"not {show(repr(index)[:40])}")
         # OpenCV warns on stderr about a missing camera; we say it once, in our own words.
         set_level = getattr(cv2, "setLogLevel", None)        # absent from some older OpenCV builds
         previous = set_level(0) if set_level else None
@@ -143,13 +151,23 @@ class VideoFileSource(FrameSource):
 
     def __init__(self, path: "str | Path", realtime: bool = False, loop: bool = False) -> None:
         path = Path(path)
-        if not path.is_file():
-            raise SourceError(f"{path}: no such video file")
+        if not os.path.lexists(path):
+            raise SourceError(f"{show(path)}: no such video file")
+        try:
+            check_regular_file(path, "video")         # a FIFO or device would be read forever
+        except MSPError as exc:
+            raise SourceError(str(exc)) from None
         cap = cv2.VideoCapture(str(path))
         if not cap.isOpened():
-            raise SourceError(f"{path}: OpenCV cannot open this file as a video")
+            raise SourceError(f"{show(path)}: OpenCV cannot open this file as a video")
+        width, height = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        if width * height > MAX_PIXELS:
+            cap.release()
+            raise SourceError(f"{show(path)}: video frames are {width:.0f}x{height:.0f}, more than "
+                              f"the {MAX_PIXELS:,} pixels decoded here")
         fps = cap.get(cv2.CAP_PROP_FPS)
-        super().__init__(fps if fps and fps > 0 else DEFAULT_FPS, realtime)
+        fps = fps if 0 < fps <= 1000 else None       # NaN, 0 or absurd: the default
+        super().__init__(fps or DEFAULT_FPS, realtime)
         self.path, self.loop, self._cap = path, loop, cap
         self.name = path.name
 
@@ -160,7 +178,7 @@ class VideoFileSource(FrameSource):
             ok, frame = self._cap.read()
         if not ok:
             if not self.frames_read:
-                raise SourceError(f"{self.path}: no frame could be decoded")
+                raise SourceError(f"{show(self.path)}: no frame could be decoded")
             return None
         return frame
 
@@ -199,10 +217,14 @@ class ImageFolderSource(FrameSource):
 
 
 def _read_image(path: Path) -> np.ndarray:
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if frame is None:
-        raise SourceError(f"{path}: OpenCV cannot read this image")
-    return frame
+    """A BGR frame of an image file, checked and size-capped before decoding
+    (:func:`msp_pynq.data.images.open_image`)."""
+    try:
+        im = open_image(path, "RGB")
+    except MSPError as exc:
+        raise SourceError(str(exc)) from None
+    # Pillow writes the BGR bytes itself: one copy, not an RGB array and then a BGR one
+    return np.frombuffer(im.tobytes("raw", "BGR"), np.uint8).reshape(im.size[1], im.size[0], 3)
 
 
 class PanSource(FrameSource):
@@ -302,11 +324,13 @@ def open_source(spec: "int | str | Path", *, realtime: "bool | None" = None, loo
     """
     log = log or (lambda line: None)
     text = str(spec).strip()
-    if isinstance(spec, int) or text.isdigit():
+    if _is_camera(spec, text):
+        if len(text) > 6:                        # int() of thousands of digits is refused anyway
+            raise SourceError(f"camera index must be an integer in 0..{MAX_CAMERA_INDEX}, not {text[:12]}...")
         try:
             return CameraSource(int(text))
         except CameraUnavailable as exc:
-            if fallback is not None and str(fallback).strip().isdigit():
+            if fallback is not None and _is_camera(fallback, str(fallback).strip()):
                 raise SourceError(f"{exc}; the fallback must not be a camera too") from None
             source = open_source("pan" if fallback is None else fallback, realtime=realtime, loop=loop,
                                  hold_s=hold_s, frames=frames, log=log)
@@ -315,6 +339,7 @@ def open_source(spec: "int | str | Path", *, realtime: "bool | None" = None, loo
     if text.lower() == "pan":
         return PanSource(frames=frames, realtime=bool(realtime), seconds_per_photo=hold_s or 4.0)
     path = Path(text).expanduser()
+    _check_special(path, text)
     if path.is_dir():
         return ImageFolderSource(path, hold_s=hold_s or 1.0, realtime=bool(realtime), loop=loop)
     if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
@@ -322,3 +347,25 @@ def open_source(spec: "int | str | Path", *, realtime: "bool | None" = None, loo
     if path.is_file():
         return VideoFileSource(path, realtime=bool(realtime), loop=loop)
     raise SourceError(f"{text}: no such file or folder (a source is {SPEC_HELP})")
+
+
+def _is_camera(spec, text: str) -> bool:
+    """Whether ``spec`` names a camera: an int, or ASCII digits ("0"); out-of-range indices are
+    refused by :class:`CameraSource`."""
+    if isinstance(spec, bool):
+        return False
+    return isinstance(spec, int) or re.fullmatch(r"[0-9]+", text) is not None
+
+
+def _check_special(path: Path, text: str) -> None:
+    """Refuse a FIFO, device or socket as a source before anything opens it."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return                                   # missing: open_source says so
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        hint = " (for a camera give its index: 0 for /dev/video0)" if stat.S_ISCHR(mode) else ""
+        try:
+            check_regular_file(path, "source")
+        except MSPError as exc:
+            raise SourceError(f"{exc}{hint}; a source is {SPEC_HELP}") from None

@@ -7,8 +7,9 @@ The arithmetic lives in :mod:`.reference` (plain int64) and :mod:`.fast`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Tuple, Union
+from typing import NamedTuple, Tuple, Union
 
 import numpy as np
 
@@ -20,6 +21,46 @@ from ..numerics.schemes import Scheme, invalid_values, parse_schemes
 
 Pair = Tuple[int, int]
 Quad = Tuple[int, int, int, int]
+
+
+class EngineLimits(NamedTuple):
+    """The largest value of each layer size the engine's descriptor registers hold."""
+
+    size: int          # input height and width (IN_H, IN_W)
+    channels: int      # input channels (IN_C)
+    rows: int          # output rows of a conv2d / linear (OUT_C)
+    kernel: int        # each kernel axis (KERNEL)
+    stride: int        # each stride axis (STRIDE)
+    padding: int       # each padding side (PADDING)
+
+
+@functools.lru_cache(maxsize=None)
+def engine_limits() -> EngineLimits:
+    """The engine's limits, read from its descriptor (``msp_pynq.runtime.registers``): a layer
+    the engine cannot be given is refused here too, at construction, instead of running (for
+    minutes) in the emulator only.
+
+    >>> engine_limits().padding, engine_limits().size
+    (255, 65535)
+    """
+    # Imported here, not at the top: the runtime package imports the emulator.
+    from ..runtime.registers import DESCRIPTOR_MASKS, Descriptor
+    full = Descriptor.from_registers({int(reg): mask for reg, mask in DESCRIPTOR_MASKS.items()})
+    return EngineLimits(size=min(full.in_h, full.in_w), channels=full.in_c, rows=full.out_c,
+                        kernel=min(full.kernel), stride=min(full.stride), padding=min(full.padding))
+
+
+def _check_limit(layer: str, what: str, values, limit: int) -> None:
+    if max(values) > limit:
+        raise LayerError(layer, f"{what} {tuple(values) if len(values) > 1 else values[0]} exceeds "
+                                f"the engine's limit of {limit}")
+
+
+def _check_window(layer: str, kernel: Pair, stride: Pair, padding: Quad) -> None:
+    lim = engine_limits()
+    _check_limit(layer, "kernel", kernel, lim.kernel)
+    _check_limit(layer, "stride", stride, lim.stride)
+    _check_limit(layer, "padding", padding, lim.padding)
 
 
 def _pair(value: "int | Pair", what: str, layer: str, minimum: int) -> Pair:
@@ -112,6 +153,7 @@ class WeightLayer:
             raise LayerError(self.name, f"weights have shape {w.shape}, expected "
                                         f"{self.weight_ndim} non-empty axes")
         rows, k = w.shape[0], int(np.prod(w.shape[1:]))
+        _check_limit(self.name, "rows", (rows,), engine_limits().rows)
         if k > MAX_K:
             raise LayerError(self.name, f"reduction length K={k} exceeds the contract's {MAX_K}")
         try:
@@ -184,9 +226,13 @@ class Conv2d(WeightLayer):
     weight_ndim = 4
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         self.stride = _pair(self.stride, "stride", self.name, 1)
         self.padding = _padding(self.padding, self.name)
+        w = np.asarray(self.weights)
+        if w.ndim == 4:         # sizes first: the weight checks below are as slow as the weights
+            _check_window(self.name, w.shape[1:3], self.stride, self.padding)
+            _check_limit(self.name, "input channels", (w.shape[3],), engine_limits().channels)
+        super().__post_init__()
 
     @property
     def kernel(self) -> Pair:
@@ -252,6 +298,7 @@ class MaxPool2d:
         self.kernel = _pair(self.kernel, "kernel", self.name, 1)
         self.stride = _pair(self.kernel if self.stride is None else self.stride, "stride", self.name, 1)
         self.padding = _padding(self.padding, self.name)
+        _check_window(self.name, self.kernel, self.stride, self.padding)
         _check_specs(self.name, self.spec)
         pt, pl, pb, pr = self.padding
         if max(pt, pb) > self.kernel[0] // 2 or max(pl, pr) > self.kernel[1] // 2:
@@ -298,6 +345,10 @@ def check_input(layer_name: str, x: np.ndarray, spec: ActSpec, ndim: "int | None
     if ndim is not None and x.ndim != ndim:
         raise LayerError(layer_name, f"{what} has shape {x.shape}, expected {ndim} axes"
                                      f"{' (N, H, W, C)' if ndim == 4 else ''}")
+    lim = engine_limits()
+    if x.ndim == 4 and (max(x.shape[1:3]) > lim.size or x.shape[3] > lim.channels):
+        raise LayerError(layer_name, f"{what} has shape {x.shape}: images of at most {lim.size} x "
+                                     f"{lim.size} pixels of {lim.channels} channels run on the engine")
     if channels is not None and x.shape[-1] != channels:
         raise LayerError(layer_name, f"{what} has shape {x.shape}: {x.shape[-1]} channels, "
                                      f"expected {channels}")

@@ -16,6 +16,7 @@ import torch
 from torch import fx, nn
 
 from ..errors import MSPError
+from ..fileio import atomic_output, show
 from ..quant.api import fold_batch_norm
 from ..quant.modules import QAct, QConv2d, QLinear, QuantTracer
 
@@ -159,5 +160,14 @@ def to_onnx(model: nn.Module, path: str, input_size: "tuple[int, int]" = (32, 32
     for k, v in meta.items():
         m.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(m, full_check=True)
-    onnx.save(m, path)
+    try:
+        with atomic_output(path) as tmp:         # an interrupted write leaves the old file
+            _save(m, tmp)
+    except OSError as exc:
+        raise MSPError(f"{show(path)}: cannot write the ONNX model ({exc.strerror or exc})") from None
     return path
+
+
+def _save(model, path) -> None:
+    import onnx
+    onnx.save(model, str(path))

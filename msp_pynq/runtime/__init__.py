@@ -17,9 +17,9 @@ from __future__ import annotations
 from .driver import EngineInfo, MspEngine
 from .emulated_device import EmulatedDevice
 from .errors import (BoardNotFound, DmaError, DmaTimeout, EngineError, EngineTimeout, IncompatibleEngine,
-                     MspRuntimeError, OverlayMismatch)
+                     MspRuntimeError, OverlayMismatch, RuntimeBusy)
 from .runtime import Runtime
 
 __all__ = ["Runtime", "MspEngine", "EngineInfo", "EmulatedDevice", "MspRuntimeError", "EngineError",
            "EngineTimeout", "DmaError", "DmaTimeout", "IncompatibleEngine", "OverlayMismatch",
-           "BoardNotFound"]
+           "BoardNotFound", "RuntimeBusy"]

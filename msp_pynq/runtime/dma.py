@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from ..errors import MSPError
+from ..fileio import finite
 from .errors import DmaError, DmaTimeout
 
 # DMACR / DMASR bits (PG021, simple mode)
@@ -35,6 +37,24 @@ LENGTH_OFFSET = {MM2S: 0x28, S2MM: 0x58}
 
 SPIN_POLLS = 200          # register reads before a wait starts sleeping between reads
 POLL_SLEEP_S = 100e-6
+MAX_TIMEOUT_S = 3600.0    # one hour: longer than any layer, short enough to notice a hang
+
+
+def check_timeout(timeout_s: float) -> float:
+    """``timeout_s`` as a float if it is a number of seconds in (0, :data:`MAX_TIMEOUT_S`];
+    else :class:`msp_pynq.errors.MSPError` naming it. NaN, inf, 0, a negative number or a bool
+    would make a deadline that never comes (or one that has always passed).
+
+    >>> check_timeout(2)
+    2.0
+    >>> check_timeout(float("inf"))
+    Traceback (most recent call last):
+    ...
+    msp_pynq.errors.MSPError: timeout_s must be a finite number in (0, 3600], not inf
+    """
+    if isinstance(timeout_s, (str, bytes)):     # float() would take "2": the wrong type all the same
+        raise MSPError(f"timeout_s must be a finite number in (0, {MAX_TIMEOUT_S:g}], not {timeout_s!r}")
+    return finite(timeout_s, "timeout_s", 0.0, MAX_TIMEOUT_S, low_open=True)
 
 
 def describe_dmasr(sr: int) -> str:
@@ -48,9 +68,10 @@ def poll(read: Callable[[], int], done: Callable[[int], bool], timeout_s: float)
     """Read until ``done(value)`` or the deadline; returns ``(done, last value)``.
 
     Spins for the first :data:`SPIN_POLLS` reads (a layer usually finishes within them), then
-    sleeps :data:`POLL_SLEEP_S` between reads so that a long wait does not burn a CPU.
+    sleeps :data:`POLL_SLEEP_S` between reads so that a long wait does not burn a CPU. Every
+    wait on the hardware comes here, so ``timeout_s`` is checked here (:func:`check_timeout`).
     """
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + check_timeout(timeout_s)
     polls = 0
     while True:
         value = read()
@@ -104,6 +125,7 @@ def reset_dma(dma, timeout_s: float = 1.0) -> None:
     reset is done. Then each channel's DMACR.RS is set and DMASR.Halted must clear; only then
     is pynq's ``start()`` called (it returns at once) to re-arm its first-transfer bookkeeping.
     """
+    check_timeout(timeout_s)                 # before the reset: a bad value changes nothing
     dma.write(CR_OFFSET[MM2S], CR_RESET)
     ok, cr = poll(lambda: dma.read(CR_OFFSET[MM2S]), lambda v: not v & CR_RESET, timeout_s)
     if not ok:

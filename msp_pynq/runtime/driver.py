@@ -99,6 +99,7 @@ class MspEngine(pynq.DefaultIP):
 
     def soft_reset(self, timeout_s: float = 1.0) -> None:
         """CONTROL.SOFT_RESET, then wait until STATUS shows neither BUSY, DONE nor ERROR."""
+        dmaops.check_timeout(timeout_s)          # before the write: a bad value changes nothing
         self.write(Reg.CONTROL, CTRL_SOFT_RESET)
         ok, status = dmaops.poll(self.status, lambda s: not s & (ST_BUSY | ST_DONE | ST_ERROR), timeout_s)
         if not ok:
@@ -173,6 +174,7 @@ class MspEngine(pynq.DefaultIP):
         8-byte aligned); ``output``: the S2MM buffer slice of exactly ``desc.output_nbytes``.
         Returns the CYCLES count and the host wall time of each step.
         """
+        dmaops.check_timeout(timeout_s)          # before anything starts on the hardware
         names = [n for n, _ in desc.packet_sizes()]
         sizes = [n for _, n in desc.packet_sizes()]
         if [p.nbytes for p in packets] != sizes or output.nbytes != desc.output_nbytes:

@@ -52,3 +52,7 @@ class DmaError(MspRuntimeError):
 
 class DmaTimeout(MspRuntimeError, TimeoutError):
     """An AXI DMA channel did not become idle within the timeout."""
+
+
+class RuntimeBusy(MspRuntimeError):
+    """``load()``, ``unload()`` or ``close()`` while another thread runs images on the Runtime."""

@@ -14,19 +14,25 @@ emulation, and :func:`missing_overlay_reason` says where the .bit/.hwh were look
 """
 from __future__ import annotations
 
-import json
+import math
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..boards.profiles import get_profile
+from ..errors import MSPError
+from ..fileio import read_bounded, show, strict_json
 from .errors import OverlayMismatch
 from .registers import ENGINE_VLNV
 
 MANIFEST_FORMAT = "msp-pynq-overlay/1"
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 OVERLAYS_ENV = "MSP_PYNQ_OVERLAYS"
+MAX_MANIFEST_BYTES = 1 << 20          # the shipped manifests are about 2 KB
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")      # an IP instance or port name
+_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # a file name inside the overlay folder
 
 
 def _unique(paths: "list[Path]") -> "list[Path]":
@@ -158,31 +164,100 @@ def load_manifest(board: str, overlay_dir: "str | Path | None" = None) -> Overla
 
 def _read_manifest(board: str, directory: Path, searched: "tuple[Path, ...]") -> OverlayManifest:
     path = directory / "manifest.json"
+    if not path.exists():
+        raise OverlayMismatch(f"no overlay manifest for board {board!r}: {show(path)} not found")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise OverlayMismatch(f"no overlay manifest for board {board!r}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise OverlayMismatch(f"{path}: not JSON ({exc})") from None
-    try:
-        if raw["format"] != MANIFEST_FORMAT:
-            raise OverlayMismatch(f"{path}: format {raw['format']!r}, expected {MANIFEST_FORMAT!r}")
-        if raw["board"] != board:
-            raise OverlayMismatch(f"{path}: manifest of board {raw['board']!r}, not {board!r}")
-        ips = {name: IpSpec(name=name, vlnv=ip["vlnv"], base_address=int(ip["base_address"], 16),
-                            range=int(ip["range"], 16), interface=ip["interface"],
-                            parameters=dict(ip.get("parameters", {})))
-               for name, ip in raw["ip"].items()}
-        files = raw["files"]
-        manifest = OverlayManifest(board=raw["board"], part=raw["part"], arch=raw["systeminfo"]["arch"],
-                                   bitstream=files["bitstream"], hwh=files["hwh"],
-                                   built=bool(files.get("built", False)),
-                                   clock_mhz=float(raw["fabric_clock"]["mhz"]), ips=ips, raw=raw,
-                                   directory=directory, searched=searched)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise OverlayMismatch(f"{path}: malformed manifest ({type(exc).__name__}: {exc})") from None
+        raw = strict_json(read_bounded(path, MAX_MANIFEST_BYTES, "overlay manifest"), str(path))
+    except MSPError as exc:
+        text = str(exc)
+        raise OverlayMismatch(text.replace("not valid JSON", "not JSON", 1)) from None
+    manifest = _parse_manifest(raw, board, path, directory, searched)
     _ = manifest.dma, manifest.engine      # each raises unless the manifest has exactly one
     return manifest
+
+
+def _field(where: str, obj, key: str, kind, what: str):
+    """``obj[key]`` if ``obj`` is a dict holding a value of ``kind`` there; else OverlayMismatch
+    naming ``where`` (the file and the field's path)."""
+    if not isinstance(obj, dict) or key not in obj:
+        raise OverlayMismatch(f"{where}: field {key!r} missing (expected {what})")
+    value = obj[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
+        raise OverlayMismatch(f"{where}.{key}: expected {what}, found {type(value).__name__} {show(repr(value)[:80])}")
+    return value
+
+
+def _kinds(kind) -> tuple:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _text(where: str, obj, key: str, pattern: "re.Pattern | None" = None, what: str = "a string") -> str:
+    value = _field(where, obj, key, str, what)
+    if pattern is not None and not pattern.fullmatch(value):
+        raise OverlayMismatch(f"{where}.{key}: expected {what}, found {show(repr(value)[:80])}")
+    return value
+
+
+def _hex(where: str, obj, key: str) -> int:
+    value = _text(where, obj, key, re.compile(r"0[xX][0-9A-Fa-f]{1,16}"), "a hex string such as \"0x40000000\"")
+    return int(value, 16)
+
+
+def _parse_manifest(raw, board: str, path: Path, directory: Path, searched: "tuple[Path, ...]") -> OverlayManifest:
+    """Every field the runtime, the emulated device and the .hwh writer read, type-checked."""
+    w = str(path)
+    if not isinstance(raw, dict):
+        raise OverlayMismatch(f"{w}: expected a JSON object, found {type(raw).__name__}")
+    fmt = _text(w, raw, "format")
+    if fmt != MANIFEST_FORMAT:
+        raise OverlayMismatch(f"{w}: format {fmt!r}, expected {MANIFEST_FORMAT!r}")
+    if _text(w, raw, "board") != board:
+        raise OverlayMismatch(f"{w}: manifest of board {raw['board']!r}, not {board!r}")
+    _text(w, raw, "part")
+    if "board_part" in raw:
+        _text(w, raw, "board_part")
+    si = _field(w, raw, "systeminfo", dict, "an object")
+    for key in ("arch", "device", "package", "speedgrade"):
+        _text(f"{w}: systeminfo", si, key)
+    ps = _field(w, raw, "processing_system", dict, "an object")
+    _text(f"{w}: processing_system", ps, "instance", _NAME, "an instance name")
+    _text(f"{w}: processing_system", ps, "control_master", _NAME, "an interface name")
+    files = _field(w, raw, "files", dict, "an object")
+    names = {key: _text(f"{w}: files", files, key, _FILE, "a file name in the overlay folder (no path)")
+             for key in ("bitstream", "hwh")}
+    built = _field(f"{w}: files", files, "built", bool, "true or false") if "built" in files else False
+    clk = _field(w, raw, "fabric_clock", dict, "an object")
+    mhz = _field(f"{w}: fabric_clock", clk, "mhz", (int, float), "a number of MHz")
+    if not (math.isfinite(mhz) and 0 < mhz <= 1000):
+        raise OverlayMismatch(f"{w}: fabric_clock.mhz: expected a number of MHz in (0, 1000], found {mhz!r}")
+    _text(f"{w}: fabric_clock", clk, "source")
+    for key in ("divisor0", "divisor1"):
+        _field(f"{w}: fabric_clock", clk, key, int, "a whole number")
+    ips = {}
+    for name, ip in _field(w, raw, "ip", dict, "an object of IP instances").items():
+        where = f"{w}: ip.{name}"
+        if not _NAME.fullmatch(name):
+            raise OverlayMismatch(f"{w}: ip: {show(repr(name)[:80])} is not an instance name")
+        if not isinstance(ip, dict):
+            raise OverlayMismatch(f"{where}: expected an object, found {type(ip).__name__}")
+        params = _field(where, ip, "parameters", dict, "an object") if "parameters" in ip else {}
+        for key, value in params.items():
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise OverlayMismatch(f"{where}.parameters.{key}: expected a string or number, "
+                                      f"found {type(value).__name__}")
+        ips[name] = IpSpec(name=name, vlnv=_text(where, ip, "vlnv", re.compile(r"[^:\s]+(:[^:\s]+){3}"),
+                                                   "a VLNV such as \"vendor:lib:name:1.0\""),
+                           base_address=_hex(where, ip, "base_address"), range=_hex(where, ip, "range"),
+                           interface=_text(where, ip, "interface", _NAME, "an interface name"),
+                           parameters=dict(params))
+    streams = _field(w, raw, "streams", list, "a list") if "streams" in raw else []
+    port = re.compile(r"[A-Za-z_][A-Za-z0-9_]*/[A-Za-z_][A-Za-z0-9_]*")
+    for i, link in enumerate(streams):
+        for key in ("from", "to"):
+            _text(f"{w}: streams[{i}]", link, key, port, "\"instance/PORT\"")
+    return OverlayManifest(board=board, part=raw["part"], arch=si["arch"], bitstream=names["bitstream"],
+                           hwh=names["hwh"], built=built, clock_mhz=float(mhz), ips=ips, raw=raw,
+                           directory=directory, searched=searched)
 
 
 def missing_overlay_reason(manifest: OverlayManifest) -> str:

@@ -10,13 +10,22 @@ Events are dicts:
 - ``{"kind": "dma", "channel": "mm2s" | "s2mm", "address": ..., "length": ..., "data": bytes,
   "error": None | "hang" | "internal" | "slave" | "decode"}``
 
-:meth:`Recorder.dump` writes them as JSON lines (``data`` in hex).
+:meth:`Recorder.dump` writes them as JSON lines (``data`` in hex); :meth:`Recorder.load` reads
+them back with a size cap, refusing (:class:`msp_pynq.errors.MSPError`, naming the file, the line
+and the field) anything that is not such an event.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Iterator, Optional
+
+from ..errors import MSPError
+from ..fileio import atomic_output, read_bounded, show, strict_json
+
+MAX_RECORD_BYTES = 256 << 20       # a ResNet-20 run records a few MB; a cap, not a limit in use
+CHANNELS = ("mm2s", "s2mm")
+ERRORS = (None, "hang", "internal", "slave", "decode")
 
 
 class Recorder:
@@ -56,7 +65,7 @@ class Recorder:
     def dump(self, path: "str | Path", since: int = 0) -> int:
         """Write the events since ``since`` as JSON lines; returns how many."""
         events = self.events[since:]
-        with open(path, "w", encoding="utf-8") as fh:
+        with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             for seq, e in enumerate(events):
                 row = dict(e, seq=seq)
                 if "data" in row:
@@ -65,18 +74,52 @@ class Recorder:
         return len(events)
 
     @staticmethod
-    def load(path: "str | Path") -> "list[dict]":
-        """Events written by :meth:`dump` (``data`` back to bytes)."""
-        events = []
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            e = json.loads(line)
-            if "data" in e:
-                e["data"] = bytes.fromhex(e["data"])
-            events.append(e)
-        return events
+    def load(path: "str | Path", max_bytes: int = MAX_RECORD_BYTES) -> "list[dict]":
+        """Events written by :meth:`dump` (``data`` back to bytes); a file over ``max_bytes``,
+        a line that is not JSON or an event with a missing or mistyped field is refused."""
+        data = read_bounded(path, max_bytes, "recorder file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MSPError(f"{show(path)}: recorder file is not UTF-8 text (byte {exc.start})") from None
+        return [_event(strict_json(line, f"{show(path)} line {n}"), f"{show(path)} line {n}")
+                for n, line in enumerate(text.splitlines(), 1) if line.strip()]
 
     def __iter__(self) -> "Iterator[dict]":
         return iter(self.events)
 
     def __len__(self) -> int:
         return len(self.events)
+
+
+_U32 = 1 << 32
+_FIELDS = {"write": {"ip": str, "offset": int, "value": int},
+           "dma": {"channel": str, "address": int, "length": int, "data": str}}
+
+
+def _event(e, where: str) -> dict:
+    """One dumped event, checked field by field (``data`` back to bytes)."""
+    if not isinstance(e, dict):
+        raise MSPError(f"{where}: expected an event object, found {type(e).__name__}")
+    kind = e.get("kind")
+    if kind not in _FIELDS:
+        raise MSPError(f"{where}: field 'kind' is {show(repr(kind)[:60])}, expected 'write' or 'dma'")
+    for key, typ in {**_FIELDS[kind], "seq": int}.items():
+        if key not in e:
+            raise MSPError(f"{where}: field {key!r} missing from a {kind!r} event")
+        value = e[key]
+        if not isinstance(value, typ) or isinstance(value, bool):
+            raise MSPError(f"{where}: field {key!r} is {type(value).__name__} {show(repr(value)[:60])}, "
+                           f"expected {typ.__name__}")
+        if typ is int and not 0 <= value < (1 << 64 if key == "address" else _U32):
+            raise MSPError(f"{where}: field {key!r} is {value}, out of range for a register or bus value")
+    if kind == "dma":
+        if e["channel"] not in CHANNELS:
+            raise MSPError(f"{where}: field 'channel' is {show(repr(e['channel'])[:60])}, expected 'mm2s' or 's2mm'")
+        if e.get("error") not in ERRORS:
+            raise MSPError(f"{where}: field 'error' is {show(repr(e.get('error'))[:60])}, expected one of {ERRORS}")
+        try:
+            e["data"] = bytes.fromhex(e["data"])
+        except ValueError:
+            raise MSPError(f"{where}: field 'data' is not hex bytes") from None
+    return e

@@ -11,10 +11,13 @@ msp_pynq runtime: pynq-z2 emulated (no PYNQ board found); engine 1.0, fingerprin
 Every layer goes through the engine: its descriptor is programmed, its packets stream through
 the AXI DMA (docs/registers.md) and its output comes back; the host only moves tensors between
 layers, restores the channel order of conv2d/linear outputs and scales the final accumulators
-into logits. Buffers are allocated once per bundle and reused; after a timeout, a DMA error or
-an engine error the runtime resets the DMA and the engine, so the next run works.
+into logits. Buffers are allocated once per bundle and reused; after a timeout, a DMA error, an
+engine error or an interruption (Ctrl-C) the runtime resets the DMA and the engine, so the next
+run works.
 
-Not thread-safe: one run at a time per Runtime.
+Threads: runs on one Runtime are serialized (a second thread's run waits for the first to
+return); ``load``, ``unload`` and ``close`` while another thread runs are refused with
+:class:`~.errors.RuntimeBusy` (they would free the buffers the run is using).
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
+import weakref
 from pathlib import Path
 from typing import Callable
 
@@ -33,11 +38,12 @@ import pynq
 from ..boards.profiles import BoardProfile, get_profile
 from ..bundle.container import BundleError, read_container
 from ..bundle.model import BundleModel, load_bundle
+from ..errors import MSPError
 from . import dma as dmaops
 from .buffers import EngineBuffers
 from .driver import EngineInfo, MspEngine
 from .emulated_device import EmulatedDevice
-from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError
+from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError, RuntimeBusy
 from .manifest import OverlayManifest, check_ip_dict, load_manifest, missing_overlay_reason
 from .program import LayerJob, Program, build_program
 from .registers import align
@@ -75,11 +81,26 @@ def overlay_mode(manifest: OverlayManifest, emulate: "bool | None" = None) -> "t
     return "emulated", reason
 
 
+def _check_max_batch(max_batch: int) -> int:
+    """``max_batch`` if it is a whole number >= 1 (bools and floats refused)."""
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
+        raise MSPError(f"max_batch must be a whole number >= 1, not {max_batch!r}")
+    return int(max_batch)
+
+
 class Runtime:
     """msp-pynq on a PYNQ board's overlay, or on its emulation (``mode``: "board" or "emulated").
 
     Use :meth:`open`; then :meth:`load` a bundle, :meth:`run` / :meth:`classify` images and
-    :meth:`report` the time per stage. :meth:`close` frees every buffer.
+    :meth:`report` the time per stage. :meth:`close` frees every buffer; a Runtime never closed
+    removes its emulated overlay's temporary folder when it is garbage-collected or, at the
+    latest, when the interpreter exits.
+
+    Thread policy: one lock per Runtime. :meth:`run`, :meth:`trace` and :meth:`classify` take
+    it, so runs from several threads are serialized (each waits for the one in progress, whose
+    every hardware wait is bounded by ``timeout_s``). :meth:`load`, :meth:`unload` and
+    :meth:`close` do not wait: while another thread runs they raise :class:`RuntimeBusy`,
+    because they free the DMA buffers that run is using.
     """
 
     def __init__(self, *, profile: BoardProfile, mode: str, manifest: OverlayManifest, overlay,
@@ -98,6 +119,12 @@ class Runtime:
         self._last: dict = {}
         self._runs = 0
         self._recoveries = 0
+        self._lock = threading.Lock()
+        # set while a run may have left a layer half-done on the hardware (an interruption that
+        # landed anywhere, even inside the recovery itself); the next run resets first
+        self._needs_reset = False
+        # removes the emulated overlay's files if close() is never called (gc or exit)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, workdir, ignore_errors=True) if workdir else None
 
     # ---- opening ----------------------------------------------------------------------
     @classmethod
@@ -112,23 +139,28 @@ class Runtime:
         :func:`overlay_mode`. The choice is in ``mode`` and is
         logged (``log``, default ``print``; None silences it). ``timeout_s`` bounds every wait;
         ``max_batch`` caps the images per engine call; ``record`` turns the emulated device's
-        recorder on.
+        recorder on. A ``timeout_s`` that is not a number of seconds in (0, 3600] and a
+        ``max_batch`` that is not a whole number >= 1 are refused (:class:`MSPError`).
         """
+        timeout_s = dmaops.check_timeout(timeout_s)
+        max_batch = _check_max_batch(max_batch)
+        if not (emulate is None or isinstance(emulate, bool)):
+            raise MSPError(f"emulate must be True, False or None, not {emulate!r}")
         profile = get_profile(board)
         manifest = load_manifest(profile.name, overlay_dir)
         log = log or (lambda message: None)
         if device is not None and emulate is False:
-            raise ValueError("device= is an emulated device; it cannot be used with emulate=False")
+            raise MSPError("device= is an emulated device; it cannot be used with emulate=False")
         mode, reason = overlay_mode(manifest, True if device is not None else emulate)
         workdir = None
         if mode == "emulated":
             dev = device or EmulatedDevice(profile.name, manifest)
             dev.recorder.enabled |= record
             if dev.profile.name != profile.name:
-                raise ValueError(f"device emulates {dev.profile.name}, not {profile.name}")
-            workdir = tempfile.mkdtemp(prefix="msp-pynq-overlay-")
+                raise MSPError(f"device emulates {dev.profile.name}, not {profile.name}")
         try:
             if mode == "emulated":
+                workdir = tempfile.mkdtemp(prefix="msp-pynq-overlay-")
                 with dev.activate():                 # pynq 3.0.1 drivers use the active device
                     overlay = pynq.Overlay(str(dev.write_overlay(workdir)), device=dev)
             else:
@@ -142,12 +174,12 @@ class Runtime:
                                          f"not MspEngine (VLNV {manifest.engine.vlnv})")
             info = engine.check_identity()
             engine.soft_reset(timeout_s)
+            rt = cls(profile=profile, mode=mode, manifest=manifest, overlay=overlay, engine=engine, dma=dma,
+                     device=dev, info=info, timeout_s=timeout_s, max_batch=max_batch, workdir=workdir, log=log)
         except BaseException:
             if workdir:
                 shutil.rmtree(workdir, ignore_errors=True)
             raise
-        rt = cls(profile=profile, mode=mode, manifest=manifest, overlay=overlay, engine=engine, dma=dma,
-                 device=dev, info=info, timeout_s=timeout_s, max_batch=max_batch, workdir=workdir, log=log)
         log(f"msp_pynq runtime: {profile.name} {mode}" + (f" ({reason})" if reason else "")
             + f"; engine {info.version[0]}.{info.version[1]}, fingerprint {info.fingerprint_hex}, "
               f"{info.clock_mhz:g} MHz")
@@ -160,7 +192,12 @@ class Runtime:
         Refused (BundleError): a bundle for another board or engine version
         (``load_bundle(path, board=...)``), one whose engine fingerprint differs from the
         engine's FINGERPRINT register, or one with a layer that does not fit the engine's buffers.
+        Refused (:class:`RuntimeBusy`) while another thread runs images on this Runtime.
         """
+        with self._exclusive("load()"):
+            return self._load(bundle_path)
+
+    def _load(self, bundle_path: "str | Path") -> BundleModel:
         t0 = time.perf_counter()
         where = str(bundle_path)
         bundle = load_bundle(bundle_path, board=self.board)
@@ -174,7 +211,7 @@ class Runtime:
         program = build_program(manifest, arrays, where, buffers)
         batch = program.batch_limit(buffers, self.max_batch, where)
         t1 = time.perf_counter()
-        self.unload()
+        self._unload()
         in_bytes, out_bytes = program.buffer_nbytes(batch)
         bufs = {}
         try:
@@ -200,41 +237,88 @@ class Runtime:
         return bundle
 
     def unload(self) -> None:
-        """Free the current bundle's buffers."""
+        """Free the current bundle's buffers (:class:`RuntimeBusy` while another thread runs)."""
+        with self._exclusive("unload()"):
+            self._unload()
+
+    def _unload(self) -> None:
         for buf in self._buffers.values():
             buf.freebuffer()
         self._buffers = {}
         self.bundle = self.program = None
 
+    @contextlib.contextmanager
+    def _exclusive(self, what: str):
+        """Hold the run lock for ``what``, refusing at once (no wait) while a run holds it."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeBusy(f"{what} refused: another thread is running images on this Runtime "
+                              f"(it would free the buffers that run uses); call it once run() returns")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     # ---- running ----------------------------------------------------------------------
     def run(self, images: np.ndarray) -> np.ndarray:
-        """float64 logits ``[N, classes]`` of uint8 NHWC images (bit-identical to ``BundleModel.logits``)."""
-        return self._run(images, frozenset())[0]
+        """float64 logits ``[N, classes]`` of uint8 NHWC images (bit-identical to ``BundleModel.logits``).
+
+        Zero images give an empty ``[0, classes]`` result. Images that are not uint8
+        ``[N, H, W, C]`` of the bundle's input shape (or one ``[H, W, C]`` image) are refused
+        with a :class:`BundleError` naming the shape expected; any memory layout is accepted.
+        """
+        with self._lock:
+            return self._run(images, frozenset())[0]
 
     def trace(self, images: np.ndarray) -> "dict[str, np.ndarray]":
         """Every layer's output as the engine produced it (channel order restored), by tensor name,
         plus ``"logits"``: what :mod:`.selfcheck` compares with the emulator layer by layer."""
+        with self._lock:
+            self._check_loaded()
+            logits, tensors = self._run(images, frozenset(job.output for job in self.program.jobs))
+            return {**tensors, "logits": logits}
+
+    def _check_loaded(self) -> None:
         if self.bundle is None:
             raise MspRuntimeError("no bundle loaded: call load() first")
-        logits, tensors = self._run(images, frozenset(job.output for job in self.program.jobs))
-        return {**tensors, "logits": logits}
+
+    def _check_images(self, images) -> np.ndarray:
+        """``images`` as a contiguous uint8 ``[N, H, W, C]`` array of the bundle's input shape."""
+        h, w, c = self.bundle.input_shape
+        want = f"{self.bundle.path}: images must be [N, {h}, {w}, {c}] (NHWC) uint8 pixels"
+        try:
+            x = np.asarray(images)
+        except (TypeError, ValueError) as exc:          # ragged lists, objects numpy cannot read
+            raise BundleError(f"{want}, found something that is not one array ({exc})") from None
+        if x.ndim == 3:
+            x = x[None]
+        if x.dtype != np.uint8 or x.shape[1:] != (h, w, c) or x.ndim != 4:
+            hint = "; convert float images to uint8 0..255 first" if x.dtype.kind in "fc" else ""
+            raise BundleError(f"{want}, found {x.dtype} {list(x.shape)}{hint}")
+        return np.ascontiguousarray(self.bundle.check_images(x))
 
     def _run(self, images: np.ndarray, keep: frozenset) -> "tuple[np.ndarray, dict]":
-        if self.bundle is None:
-            raise MspRuntimeError("no bundle loaded: call load() first")
+        """A run; the caller holds ``self._lock``."""
+        self._check_loaded()
+        dmaops.check_timeout(self.timeout_s)             # the attribute may have been changed
         t0 = time.perf_counter()
         emulated_s0, model_s0 = self._emulator_seconds(), self._device_model_seconds()
-        x = np.ascontiguousarray(self.bundle.check_images(images))
+        x = self._check_images(images)
+        if self._needs_reset:                            # an earlier run was interrupted mid-layer
+            self.recover()
         stages = dict.fromkeys(("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s"), 0.0)
         per_layer = [{"name": job.name, "op": job.op.name.lower(), "cycles": 0} for job in self.program.jobs]
         stages["preprocess_s"] = time.perf_counter() - t0
         accs, kept = [], {name: [] for name in keep}
+        self._needs_reset = True
         for start in range(0, len(x), self.batch):
             tensors = self._run_batch(x[start:start + self.batch], stages, per_layer, keep)
             accs.append(tensors[self.program.output_name])
             for name in keep:
                 kept[name].append(tensors[name])
+        self._needs_reset = False
         t = time.perf_counter()
+        if not accs:                                     # no images: an empty result
+            accs, kept = self._empty_outputs(keep)
         acc = np.concatenate(accs) if len(accs) > 1 else accs[0]
         logits = acc.astype(np.float64) * self.bundle.logit_scale
         stages["postprocess_s"] += time.perf_counter() - t
@@ -248,6 +332,13 @@ class Runtime:
                           emulator_s=self._emulator_seconds() - emulated_s0,
                           device_model_s=self._device_model_seconds() - model_s0, layers=per_layer)
         return logits, {name: np.concatenate(parts) for name, parts in kept.items()}
+
+    def _empty_outputs(self, keep: frozenset) -> "tuple[list, dict]":
+        """Zero-image outputs: the network output and every kept tensor, shaped ``[0, ...]``."""
+        empty = {job.output: np.zeros((0,) + (job.full_out_shape or job.out_shape), job.descriptor.output_dtype)
+                 for job in self.program.jobs}
+        empty[self.program.output_name] = np.zeros((0, len(self.bundle.logit_scale)), np.int32)
+        return [empty[self.program.output_name]], {name: [empty[name]] for name in keep}
 
     def _emulator_seconds(self) -> float:
         """Host time the emulated engine has spent computing (0 on a board)."""
@@ -264,10 +355,12 @@ class Runtime:
         for index, job in enumerate(self.program.jobs):
             try:
                 out = self._run_job(job, [tensors[n] for n in job.inputs], stages, per_layer[index])
-            except Exception as exc:
+            except BaseException as exc:          # KeyboardInterrupt too: it can land mid-transfer
                 try:
                     self.recover()
                 except Exception as failed:
+                    if not isinstance(exc, Exception):
+                        raise exc                 # the interruption stays; the next run resets
                     raise MspRuntimeError(f"{exc}; resetting the DMA and the engine afterwards "
                                           f"failed too: {failed}") from exc
                 raise
@@ -319,13 +412,18 @@ class Runtime:
     def classify(self, image: np.ndarray) -> "tuple[int, str, float]":
         """``(class index, class name, score)`` of one uint8 HWC image; the score is the
         softmax of the logits at that class (probability-like, not calibrated)."""
-        x = np.asarray(image)
+        try:
+            x = np.asarray(image)
+        except (TypeError, ValueError):
+            x = np.asarray(None)                          # refused below with the shape expected
         if x.ndim == 4 and len(x) != 1:
-            raise ValueError(f"classify takes one image, got a batch of {len(x)}; use run()")
-        logits = self.run(x if x.ndim == 4 else x[None])[0]
+            raise MSPError(f"classify takes one image, got a batch of {len(x)}; use run()")
+        with self._lock:                                  # the names of the bundle that ran
+            self._check_loaded()
+            logits = self._run(image if x.ndim != 3 else x[None], frozenset())[0][0]
+            names = self.bundle.classes
         index = int(np.argmax(logits))
         z = np.exp(logits - logits[index])
-        names = self.bundle.classes
         return index, (names[index] if index < len(names) else str(index)), float(1.0 / z.sum())
 
     # ---- recovery and reporting -------------------------------------------------------
@@ -334,6 +432,7 @@ class Runtime:
         self._recoveries += 1
         dmaops.reset_dma(self.dma, self.timeout_s)
         self.engine.soft_reset(self.timeout_s)
+        self._needs_reset = False
 
     def report(self) -> dict:
         """Time per stage of the last run and of the bundle load.
@@ -360,10 +459,12 @@ class Runtime:
 
     # ---- closing ----------------------------------------------------------------------
     def close(self) -> None:
-        """Free the buffers and the emulated overlay's files."""
-        self.unload()
-        if self._workdir:
-            shutil.rmtree(self._workdir, ignore_errors=True)
+        """Free the buffers and the emulated overlay's files (:class:`RuntimeBusy` while another
+        thread runs)."""
+        with self._exclusive("close()"):
+            self._unload()
+            if self._cleanup is not None:
+                self._cleanup()                          # removes the folder, once
             self._workdir = None
 
     def __enter__(self) -> "Runtime":

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import MSPError
+from ..fileio import atomic_output, check_regular_file, finite, show, writable_folder
 from .augment import random_crop_flip, to_float
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -105,8 +106,7 @@ def train(cfg: TrainConfig) -> dict:
     from ..data import load_cifar10
     from tqdm import tqdm
 
-    if cfg.exact and not cfg.init:
-        raise MSPError("--exact fine-tunes a trained QAT model: give its checkpoint with --init")
+    check_config(cfg)
     rank, world = _dist()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -143,7 +143,7 @@ def train(cfg: TrainConfig) -> dict:
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+        _write_text(out / "config.json", json.dumps(asdict(cfg), indent=2) + "\n")
     for epoch in range(start_epoch, cfg.epochs):
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
         order = torch.randperm(len(x_train), generator=gen)
@@ -190,10 +190,56 @@ def train(cfg: TrainConfig) -> dict:
                    "best_val_acc": max((h["val_acc"] for h in history), default=final_acc),
                    "train_seconds": round(sum(h["seconds"] for h in history), 1),
                    "val_images": len(x_val), "world_size": world}
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        _write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         save_checkpoint(out / "final.npz", model, {"epoch": cfg.epochs, "summary": summary,
                                                    "config": asdict(cfg)})
     return summary
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse a configuration that cannot run before any data is loaded: numbers out of range,
+    an unknown scheme, a missing ``init``, an output folder that cannot be written or whose
+    checkpoints would overwrite ``init``."""
+    from ..models import MODELS
+    if cfg.model not in MODELS:
+        raise MSPError(f"model {cfg.model!r} unknown; expected one of {', '.join(MODELS)}")
+    for name, high in (("epochs", 10_000), ("batch_size", 65_536)):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise MSPError(f"{name} must be a whole number in 1..{high:,}, not {value!r}")
+    for name in ("train_limit", "val_limit", "threads"):
+        value = getattr(cfg, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise MSPError(f"{name} must be a positive whole number or None, not {value!r}")
+    finite(cfg.lr, "lr", 0, 10, low_open=True)
+    finite(cfg.weight_decay, "weight_decay", 0, 1)
+    finite(cfg.momentum, "momentum", 0, 1)
+    finite(cfg.warmup_epochs, "warmup_epochs", 0, cfg.epochs)
+    finite(cfg.label_smoothing, "label_smoothing", 0, 1)
+    if cfg.quant:
+        from ..quant.api import SINGLE_SCHEMES
+        scheme = cfg.quant.get("scheme", "msp")
+        if scheme != "msp" and scheme not in SINGLE_SCHEMES:
+            raise MSPError(f"unknown scheme {scheme!r}; expected float, msp or one of {', '.join(SINGLE_SCHEMES)}")
+    if cfg.exact and not cfg.init:
+        raise MSPError("--exact fine-tunes a trained QAT model: give its checkpoint with --init")
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise MSPError(f"--out {show(out)}: exists and is not a folder")
+    existing = next(p for p in (out, *out.resolve().parents) if p.exists())
+    if not writable_folder(existing):
+        raise MSPError(f"--out {show(out)}: {show(existing)} is not writable")
+    if cfg.init:
+        init = check_regular_file(cfg.init, "checkpoint (--init)").resolve()
+        written = {(out / name).resolve() for name in ("last.npz", "best.npz", "final.npz")}
+        if init in written:
+            raise MSPError(f"--init {show(cfg.init)}: the run in --out {show(out)} would overwrite it; "
+                           f"give another --out")
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _subset(x: np.ndarray, y: np.ndarray, limit: "int | None", seed: int):
@@ -205,7 +251,7 @@ def _subset(x: np.ndarray, y: np.ndarray, limit: "int | None", seed: int):
 
 
 def _write_csv(path: Path, rows: list) -> None:
-    with open(path, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
