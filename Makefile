@@ -65,8 +65,10 @@ $(VENV3)/.installed: setup.py constraints.txt
 	  pytest hypothesis threadpoolctl tqdm pillow matplotlib opencv-python-headless nbclient nbformat ipykernel
 	touch $@
 
+# Both cores: one test file per worker at a time (files share their module fixtures).
+TEST_WORKERS ?= 2
 test: setup hdl-tools $(VENV3)/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 	MSP_PYNQ_TEST_BUNDLES='$(TEST_BUNDLES)' $(VENV3)/bin/python -m pytest -q tests/runtime tests/camera tests/notebooks
 
 clean:

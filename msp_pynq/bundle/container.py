@@ -176,8 +176,10 @@ def _read(src, name: str) -> tuple[dict, "dict[str, np.ndarray]"]:
 
 
 def _int_field(where: str, field: str, value) -> int:
-    """A table integer: a JSON int, or (offsets) the writer's fixed-width decimal string."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 21:
+    """A table integer: a JSON int, or for the offset the writer's fixed-width decimal string
+    (a fixed width lets the writer size the header before it knows the offsets)."""
+    if field == "offset" and isinstance(value, str) and value.isascii() and value.isdigit() \
+            and len(value) <= 21:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
