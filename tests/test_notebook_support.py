@@ -98,7 +98,7 @@ def test_photo_crops_are_balanced_deterministic_and_from_the_photos():
             means.append(np.asarray(im.convert("RGB"), float).reshape(-1, 3).mean(0))
     dist = np.array([[np.abs(img.reshape(-1, 3).mean(0) - m).sum() for m in means] for img in images])
     assert (dist.argmin(1) == labels).mean() > 0.5 and classes[0] == "chelsea"
-    with pytest.raises(MSPError, match="need count >= 1"):
+    with pytest.raises(MSPError, match="count must be an integer in 1..1,000,000, not 0"):
         photo_crops(0)
 
 

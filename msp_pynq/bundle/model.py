@@ -287,10 +287,9 @@ def _check_manifest(name: str, manifest: dict, arrays: dict) -> None:
     if out_name != last["output"]:
         raise BundleError(f"{name}: output {show(repr(out_name))} is not the last layer's output "
                           f"{show(repr(last['output']))}")
-    if ops[-1] not in ("conv2d", "linear") or last.get("out_spec") is not None:
-        raise BundleError(f"{name}: the last layer {show(repr(last['name']))} is a {ops[-1]} "
-                          f"with out_spec {last.get('out_spec')!r}, expected the logits layer: a "
-                          f"conv2d or linear with out_spec null")
+    if ops[-1] not in ("conv2d", "linear"):
+        raise BundleError(f"{name}: the last layer {show(repr(last['name']))} is a {ops[-1]}, "
+                          f"expected the logits layer: a conv2d or linear")
     _array_of(f"{name}: output", arrays, "logit_scale", "float64", (last["rows"],))
     if classes and len(classes) != last["rows"]:
         raise BundleError(f"{name}: {len(classes)} class names for {last['rows']} logits")
