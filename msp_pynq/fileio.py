@@ -90,10 +90,23 @@ def read_bounded(path: "str | os.PathLike", max_bytes: int, what: str) -> bytes:
         if st.st_size > max_bytes:
             raise MSPError(f"{show(p)}: {what} is {st.st_size:,} bytes, more than the "
                            f"{max_bytes:,} allowed")
-        data = fh.read(max_bytes + 1)
+        data = _read_upto(fh, max_bytes + 1)
     if len(data) > max_bytes:
         raise MSPError(f"{show(p)}: {what} is more than the {max_bytes:,} bytes allowed")
     return data
+
+
+def _read_upto(fh, limit: int, chunk: int = 1 << 20) -> bytes:
+    """At most ``limit`` bytes, read in chunks: ``fh.read(limit)`` would allocate all of
+    ``limit`` up front, however small the file."""
+    parts, got = [], 0
+    while got < limit:
+        part = fh.read(min(chunk, limit - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def strict_json(text: "str | bytes", where: str) -> object:

@@ -237,7 +237,6 @@ MANIFEST_CASES = [
     ("weights-size", lambda m, a: a.update({"conv1/weights": a["conv1/weights"][:-1].copy()}),
      "array 'conv1/weights' holds 431 bytes, its 16 rows of K=27 need 432"),
     ("scheme-value", lambda m, a: a.update({"conv1/schemes": np.full(16, 9, np.uint8)}), "holds scheme 9"),
-    ("last-not-logits", lambda m, a: _last(m).update(out_spec="u8"), "expected the logits layer"),
     ("bad-shift-value", lambda m, a: m["layers"][3].update(shift=99), "layer 'add'"),
 ]
 
