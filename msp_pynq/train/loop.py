@@ -130,7 +130,12 @@ def train(cfg: TrainConfig) -> dict:
     last = out / "last.npz"
     if cfg.resume and last.exists():
         meta = load_checkpoint(last, model, optimizer)
-        start_epoch, history = meta["epoch"], meta["history"]
+        start_epoch, history = meta.get("epoch"), meta.get("history")
+        if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or not 0 <= start_epoch <= cfg.epochs \
+                or not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise MSPError(f"{show(last)}: not a resumable checkpoint of this run (epoch {start_epoch!r} of "
+                           f"{cfg.epochs}, history a {type(history).__name__}; expected an epoch in "
+                           f"0..{cfg.epochs} and a list of epoch records)")
         if rank == 0:
             print(f"resuming {last} after epoch {start_epoch}")
     elif cfg.resume and rank == 0:
