@@ -5,7 +5,7 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
-# Repository files the notebooks read at run time (msp_pynq.notebook.find_file finds them in a
+# Repository files the notebooks read at run time (msp_pynq.jupyter.find_file finds them in a
 # checkout, or under <prefix>/share/msp-pynq/ once installed from a wheel).
 NOTEBOOK_DATA = ("models/resnet20-msp8-exact.pynq-z2.mspb", "models/resnet20-msp8-exact.zcu104.mspb",
                  "docs/resources.json", "docs/peers.json", "docs/results/cifar10_agreement.json")

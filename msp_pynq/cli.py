@@ -18,7 +18,7 @@ from .errors import MSPError
 from .models.registry import MODELS
 from .numerics.activations import ACT_BITS
 from .data.cifar10 import SPLITS
-from .fileio import atomic_output, check_output, check_regular_file, finite, show
+from .fileio import atomic_output, check_output, finite, show
 
 MAX_COUNT = 1 << 20          # images, frames, epochs, batch sizes: more is a typo, not a request
 
@@ -84,9 +84,9 @@ def _info(args: argparse.Namespace) -> int:
         print(f"\n{p.name}: {p.board}, {d.part} @ {p.clock_mhz:g} MHz")
         print(f"  device     {d.luts:,} LUT, {d.ffs:,} FF, {d.dsps:,} DSP, {d.bram36} BRAM36"
               + (f", {d.uram} URAM" if d.uram else ""))
-        print(f"  engine     LUT core {p.lut_macs_per_cycle} SP2 MAC/cycle ({p.lut_rows} rows x "
-              f"{p.vector_width}), DSP core {p.dsp_macs_per_cycle} fixed-4 MAC/cycle "
-              f"({p.dsp_rows} rows x {p.vector_width}); {status}")
+        print(f"  engine     LUT core {p.lut_macs_per_cycle} SP2 MAC/cycle ({p.geometry.lut_rows} rows x "
+              f"{p.geometry.vector_width}), DSP core {p.dsp_macs_per_cycle} fixed-4 MAC/cycle "
+              f"({p.geometry.dsp_rows} rows x {p.geometry.vector_width}); {status}")
         print(f"  row mix    SP2 share {sp2_row_share(p, args.share_8bit):.3f} with "
               f"{args.share_8bit:.0%} 8-bit rows; a 64-row layer: {split.sp2} SP2, {split.fixed4} "
               f"fixed-4, {split.fixed8} fixed-8; modelled speedup over DSP-only "
@@ -100,7 +100,7 @@ def _overlay_info(board: str, probe: bool) -> None:
     """The overlay manifest, and with ``probe`` the engine registers read through the runtime."""
     from .runtime import Runtime
     from .runtime.runtime import board_devices
-    from .runtime.manifest import load_manifest
+    from .runtime.overlays import load_manifest
     m = load_manifest(board)
     built = "built" if m.installed else "not built yet (needs Vivado: hardware issue)"
     print(f"  overlay    {m.directory}: {m.bitstream} {built}; fabric clock {m.clock_mhz:g} MHz")
@@ -110,11 +110,11 @@ def _overlay_info(board: str, probe: bool) -> None:
         return
     found = board_devices()
     with Runtime.open(board, log=None) as rt:
-        i = rt.info
+        i, g = rt.info, rt.info.geometry
         print(f"  engine     {rt.mode} ({'board found' if found else 'no PYNQ board here'}): version "
-              f"{i.version[0]}.{i.version[1]}, fingerprint {i.fingerprint_hex}, {i.lut_rows} LUT rows + "
-              f"{i.dsp_rows} DSP rows x {i.vector_width}, buffers {i.act_buffer_kib} KiB activations / "
-              f"{i.weight_buffer_kib} KiB weights, {i.clock_mhz:g} MHz")
+              f"{i.version[0]}.{i.version[1]}, fingerprint {i.fingerprint_hex}, {g.lut_rows} LUT rows + "
+              f"{g.dsp_rows} DSP rows x {g.vector_width}, buffers {g.act_buffer_kib} KiB activations / "
+              f"{g.weight_buffer_kib} KiB weights, {i.clock_mhz:g} MHz")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -260,7 +260,7 @@ def _bench(args: argparse.Namespace) -> int:
     import json
     import platform
 
-    from .runtime.bench import bench_bundles, markdown
+    from .perf.runtime_bench import bench_bundles, markdown
     paths = args.models or sorted(str(p) for p in Path("models").glob("*.mspb"))
     if not paths:
         raise MSPError("no bundles to benchmark: pass --models BUNDLE... (none in ./models)")
@@ -278,7 +278,7 @@ def _bench(args: argparse.Namespace) -> int:
             "the time inside the emulated device (register, DMA and engine models), per image: what "
             "the runtime itself costs on this PC (not measured on a board, whose ARM cores are slower "
             "than this PC). Modelled engine time = CYCLES / clock: the Verilog engine's cycle model "
-            "(msp_pynq/runtime/cycle_model.py, within 2% of the RTL's simulated counts on every "
+            "(msp_pynq/engine/cycles.py, within 2% of the RTL's simulated counts on every "
             "ResNet-20 layer, docs/benchmarks/engine_cycles.md) at the board profile's clock, which "
             "no timing analysis has confirmed yet (no Vivado here).\n\n" + table + "\n\n<details><summary>raw</summary>\n\n```json\n"
             + json.dumps(rows, indent=1) + "\n```\n</details>\n")
@@ -289,7 +289,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _camera(args: argparse.Namespace) -> int:
     from .camera import Pipeline, ProgressLine, VideoFileSink, WindowSink, open_source, run_demo
-    from .notebook import detect_board, find_file
+    from .datafiles import find_file
+    from .jupyter import detect_board
     from .runtime import Runtime
     board = args.board or detect_board()
     try:

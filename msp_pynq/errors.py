@@ -29,3 +29,7 @@ class LayerError(MSPError):
     def __init__(self, layer: str, message: str) -> None:
         self.layer = layer
         super().__init__(f"layer {layer!r}: {message}")
+
+
+class BundleError(MSPError):
+    """A bundle file is damaged, of an unsupported version, or does not fit this board/engine."""

@@ -3,7 +3,7 @@
 
 Records what the runtime sends for one image on the emulated board, replays every layer on the
 RTL (tests/hdl/tb_engine.py), checks each output packet bit for bit and writes a report of the
-RTL's cycles per layer beside the runtime's cycle model (msp_pynq.runtime.cycle_model).
+RTL's cycles per layer beside the runtime's cycle model (msp_pynq.engine.cycles).
 
     python scripts/hw_replay.py --report docs/benchmarks/engine_cycles.md     # ~30 min on 2 cores
 """
@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from msp_pynq.boards.profiles import get_profile          # noqa: E402
 from msp_pynq.hw.simulate import replay as simulate      # noqa: E402
 from msp_pynq.runtime import replay                      # noqa: E402
-from msp_pynq.runtime.cycle_model import modelled_cycles  # noqa: E402
+from msp_pynq.engine.cycles import modelled_cycles  # noqa: E402
 
 
 def main(argv=None) -> int:

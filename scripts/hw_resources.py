@@ -8,8 +8,7 @@ from one configuration table (:func:`configurations`, ``synth_xilinx -flatten -n
                LUT core's cost per SP2 MAC (SP2 multipliers, adder tree and int32 accumulator);
 ``dsp-probe``  the array with LUT_ROWS = 0, DSP_ROWS = 2 (one ``msp_dsp_pair``): the DSP core's
                MACs per DSP and its LUTs per fixed-4 MAC;
-``mixed``      the engine (``msp_engine`` once ``hw_src/rtl/msp_engine.v`` exists, else the array;
-               ``--top array`` forces the array) at the profile's geometry;
+``mixed``      the engine (``msp_engine``; ``--top array``: the array alone) at the profile's geometry;
 ``dsp-only``   the same top with LUT_ROWS = 0 and as many DSP slots (even) as the device's DSPs
                allow once the mixed engine's DSPs outside the array are set aside;
 plus the probes under Yosys's default wide-LUT mapping and, for xcup, the dsp-probe as xc7 maps it
@@ -17,7 +16,8 @@ plus the probes under Yosys's default wide-LUT mapping and, for xcup, the dsp-pr
 
 Then it writes the report (used against each device's capacity, MACs per cycle of each core, the
 mixed engine's MACs-per-cycle advantage over the DSP-only one) and a JSON file of the measured
-per-MAC costs that the board profiles can load. Logs and per-run results go to runs/yosys/.
+per-MAC costs that the board profiles can load. Logs, Yosys's ``stat -json`` output and per-run
+results go to runs/yosys/.
 
     python scripts/hw_resources.py --board all --top array \\
         --report docs/resources.md --json docs/resources.json
@@ -41,16 +41,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from msp_pynq.boards.profiles import BoardProfile, Device, get_profile
+from msp_pynq.engine.geometry import EngineGeometry, engine_generics
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from msp_pynq.boards.profiles import BANK_WORDS, Device, get_profile  # noqa: E402
-from msp_pynq.bundle.model import engine_fingerprint  # noqa: E402
-
 RTL = ROOT / "hw_src" / "rtl"
 RUNS = ROOT / "runs" / "yosys"
-ENGINE_FILE = RTL / "msp_engine.v"
 ARRAY_SOURCES = ("msp_mac_array", "msp_lut_row", "msp_dsp_pair", "msp_sp2_mul", "msp_adder_tree")
 FAMILY = {"pynq-z2": "xc7", "zcu104": "xcup"}
 SYNTH_OPTIONS = "-flatten -nowidelut"   # see "How Yosys is run" in the report
@@ -81,28 +77,33 @@ URAM_CELLS = ("URAM288", "URAM288_BASE")
 
 @dataclass(frozen=True)
 class BoardSpec:
-    """What the syntheses of one board need: the device, the Yosys family and the geometry."""
+    """One board's syntheses: its profile (device, engine geometry, clock) and the Yosys family."""
 
-    name: str
+    profile: BoardProfile
     family: str
-    device: Device
-    vector_width: int
-    lut_rows: int
-    dsp_rows: int               # even (the array runs DSP slots in pairs)
-    profile_dsp_rows: int       # what the profile says (may be odd)
-    act_buffer_kib: int
-    weight_buffer_kib: int
-    fingerprint: int
-    clock_khz: int
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def device(self) -> Device:
+        return self.profile.device
+
+    @property
+    def geometry(self) -> EngineGeometry:
+        return self.profile.geometry
+
+    @property
+    def dsp_slots(self) -> int:
+        """The profile's DSP rows rounded down to even: the array runs DSP slots in pairs."""
+        return self.geometry.dsp_rows - self.geometry.dsp_rows % 2
 
 
 def board_spec(name: str) -> BoardSpec:
-    """A board's synthesis parameters from its profile (DSP rows rounded down to even)."""
+    """A board's syntheses from its profile."""
     p = get_profile(name)
-    return BoardSpec(name=p.name, family=FAMILY[p.name], device=p.device, vector_width=p.vector_width,
-                     lut_rows=p.lut_rows, dsp_rows=p.dsp_rows - p.dsp_rows % 2, profile_dsp_rows=p.dsp_rows,
-                     act_buffer_kib=p.act_buffer_kib, weight_buffer_kib=p.weight_buffer_kib,
-                     fingerprint=int(engine_fingerprint(p)[:8], 16), clock_khz=round(p.clock_mhz * 1000))
+    return BoardSpec(profile=p, family=FAMILY[p.name])
 
 
 @dataclass(frozen=True)
@@ -124,28 +125,35 @@ class Config:
     def name(self) -> str:
         return f"{self.board}-{self.role}"
 
-    def yosys_script(self) -> str:
+    def synth_script(self) -> str:
+        """The synthesis, without where its statistics go."""
         files = " ".join(self.sources)
         sets = " ".join(f"-set {k} {v}" for k, v in self.generics)
         return (f"read_verilog {files}; chparam {sets} {self.top}; "
-                f"synth_xilinx {self.options} -top {self.top} -family {self.family}; stat")
+                f"synth_xilinx {self.options} -top {self.top} -family {self.family}")
+
+    def yosys_script(self, stat_json: str) -> str:
+        """The synthesis, then its cell counts as JSON (Yosys's ``stat -json``) into ``stat_json``."""
+        return f"{self.synth_script()}; tee -q -o {stat_json} stat -json"
 
     def key(self) -> str:
         """Identifies the synthesis: its script and the sources' contents."""
-        h = hashlib.sha256(self.yosys_script().encode())
+        h = hashlib.sha256((self.synth_script() + "; stat -json").encode())
         for src in self.sources:
             h.update((ROOT / src).read_bytes())
         return h.hexdigest()[:16]
 
 
 def _generics(spec: BoardSpec, top: str, lut_rows: int, dsp_rows: int) -> tuple:
+    g = spec.geometry
     if top == "msp_engine":
-        return (("VECTOR_WIDTH", spec.vector_width), ("LUT_ROWS", lut_rows), ("DSP_ROWS", dsp_rows),
-                # one BANK_WORDS-deep weight bank per unit, as the profile sizes the mixed engine's
-                ("ACT_BUF_KIB", spec.act_buffer_kib),
-                ("WGT_BUF_KIB", (lut_rows + dsp_rows) * BANK_WORDS * spec.vector_width // 2 // 1024),
-                ("FINGERPRINT", f"32'h{spec.fingerprint:08X}"), ("CLOCK_KHZ", spec.clock_khz))
-    return (("VW", spec.vector_width), ("LUT_ROWS", lut_rows), ("DSP_ROWS", dsp_rows))
+        # the profile's generics with these rows, and one BANK_WORDS-deep weight bank per unit
+        # (EngineGeometry.build), as the profile sizes the mixed engine's
+        rows = EngineGeometry.build(g.vector_width, lut_rows, dsp_rows, g.act_buffer_kib)
+        generics = {**engine_generics(spec.profile), **rows.generics()}
+        generics["FINGERPRINT"] = f"32'h{generics['FINGERPRINT']:08X}"
+        return tuple(generics.items())
+    return (("VW", g.vector_width), ("LUT_ROWS", lut_rows), ("DSP_ROWS", dsp_rows))
 
 
 def _sources(top: str) -> tuple:
@@ -155,8 +163,8 @@ def _sources(top: str) -> tuple:
 
 
 def top_module(top: str) -> str:
-    """``engine`` -> msp_engine where hw_src/rtl/msp_engine.v exists, else the array."""
-    return "msp_engine" if top == "engine" and ENGINE_FILE.exists() else "msp_mac_array"
+    """``engine`` -> msp_engine, ``array`` -> msp_mac_array."""
+    return {"engine": "msp_engine", "array": "msp_mac_array"}[top]
 
 
 def make_config(spec: BoardSpec, role: str, top: str, lut_rows: int, dsp_rows: int,
@@ -165,7 +173,7 @@ def make_config(spec: BoardSpec, role: str, top: str, lut_rows: int, dsp_rows: i
     if family == "xcup" and top == "msp_engine":
         options += " -uram"                  # the activation buffer goes to UltraRAM, as Vivado would
     return Config(board=spec.name, role=role, top=top, family=family,
-                  vector_width=spec.vector_width, lut_rows=lut_rows, dsp_rows=dsp_rows,
+                  vector_width=spec.geometry.vector_width, lut_rows=lut_rows, dsp_rows=dsp_rows,
                   generics=_generics(spec, top, lut_rows, dsp_rows), sources=_sources(top), options=options)
 
 
@@ -184,7 +192,7 @@ def configurations(spec: BoardSpec, top: str) -> list:
              make_config(spec, "dsp-probe-widelut", array, 0, DSP_PROBE_ROWS, options=wide)]
     if spec.family != "xc7":
         table.append(make_config(spec, "dsp-probe-xc7", array, 0, DSP_PROBE_ROWS, family="xc7"))
-    return table + [make_config(spec, "mixed", top, spec.lut_rows, spec.dsp_rows)]
+    return table + [make_config(spec, "mixed", top, spec.geometry.lut_rows, spec.dsp_slots)]
 
 
 def dsp_only_rows(device_dsps: int, dsps_per_slot: float, mixed_dsps: "int | None", mixed_slots: int) -> tuple:
@@ -210,24 +218,20 @@ def yosys_version() -> str:
 
 
 def parse_stat(text: str) -> dict:
-    """Cell counts of the last ``stat`` in a Yosys log (its "Number of cells" block)."""
-    at = text.rfind("Number of cells")
-    if at < 0:
-        raise ValueError("no 'Number of cells' in the Yosys output")
-    cells = {}
-    for line in text[at:].splitlines()[1:]:
-        m = re.match(r"^\s+([A-Za-z_$][\w$]*)\s+(\d+)\s*$", line)        # Yosys <= 0.40: NAME COUNT
-        if m is None:
-            m2 = re.match(r"^\s+(\d+)\s+(?:[\d.]+\s+)?([A-Za-z_$][\w$]*)\s*$", line)   # later: COUNT [AREA] NAME
-            if m2 is None:
-                if cells and line.strip() == "":
-                    break
-                continue
-            name, n = m2.group(2), m2.group(1)
+    """Cell counts by type of the whole design from Yosys's ``stat -json`` output: its ``design``
+    entry (written when the design has a top module), else that of its only module."""
+    try:
+        stat = json.loads(text)
+        modules = stat.get("modules", {})
+        if "design" in stat:
+            design = stat["design"]
+        elif len(modules) == 1:
+            (design,) = modules.values()
         else:
-            name, n = m.groups()
-        cells[name] = cells.get(name, 0) + int(n)
-    return cells
+            raise KeyError("design")
+        return {name: int(n) for name, n in design["num_cells_by_type"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not the output of Yosys's stat -json: {exc!r}") from None
 
 
 def summarize(cells: dict) -> dict:
@@ -259,6 +263,7 @@ class RunResult:
     wall_s: float = 0.0
     max_rss_gb: float = 0.0
     log: str = ""
+    script: str = ""            # what Yosys ran (its stat -json file named)
     detail: str = ""
     reused: bool = False
     finished: str = ""
@@ -266,7 +271,7 @@ class RunResult:
     def to_json(self) -> dict:
         c = self.config
         return {"name": c.name, "key": c.key(), "top": c.top, "family": c.family, "generics": dict(c.generics),
-                "yosys_script": c.yosys_script(), "status": self.status, "cells": self.cells,
+                "yosys_script": self.script or c.synth_script(), "status": self.status, "cells": self.cells,
                 "summary": self.summary, "wall_s": round(self.wall_s, 1), "max_rss_gb": round(self.max_rss_gb, 2),
                 "log": self.log, "detail": self.detail, "finished": self.finished}
 
@@ -311,7 +316,8 @@ def run_yosys(config: Config, runs: Path, timeout_min: float, max_rss_gb: float,
     """Synthesize one configuration; stops it past ``timeout_min`` or ``max_rss_gb``."""
     runs.mkdir(parents=True, exist_ok=True)
     log, record = runs / f"{config.name}.log", runs / f"{config.name}.json"
-    result = RunResult(config, log=str(log.relative_to(ROOT)) if log.is_relative_to(ROOT) else str(log))
+    stat = runs / f"{config.name}.stat.json"
+    result = RunResult(config, log=_rel(log), script=config.yosys_script(_rel(stat)))
     if reuse and record.exists():
         old = json.loads(record.read_text())
         if old.get("key") == config.key() and old.get("status") == "ok":
@@ -326,7 +332,8 @@ def run_yosys(config: Config, runs: Path, timeout_min: float, max_rss_gb: float,
              + " ".join(f"{k}={v}" for k, v in config.generics)
              + f" -family {config.family} {config.options}; log {result.log}")
     start = time.monotonic()
-    proc = subprocess.Popen(["yosys", "-p", config.yosys_script()], cwd=ROOT, stdout=subprocess.PIPE,
+    stat.unlink(missing_ok=True)
+    proc = subprocess.Popen(["yosys", "-p", result.script], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     copier = _LogFilter(proc.stdout, log)
     copier.start()
@@ -361,7 +368,9 @@ def run_yosys(config: Config, runs: Path, timeout_min: float, max_rss_gb: float,
         result.detail = f"yosys exit {proc.returncode}: " + _tail(log, 600).strip()
     else:
         try:
-            result.cells = parse_stat(_tail(log, 1 << 20))
+            if not stat.exists():
+                raise ValueError(f"Yosys wrote no {_rel(stat)}")
+            result.cells = parse_stat(stat.read_text())
             result.summary = summarize(result.cells)
             result.status = "ok"
         except ValueError as exc:
@@ -371,6 +380,11 @@ def run_yosys(config: Config, runs: Path, timeout_min: float, max_rss_gb: float,
              + (f": {result.summary['lut']} LUT, {result.summary['ff']} FF, {result.summary['dsp']} DSP"
                 if result.status == "ok" else f": {result.detail[:200]}"))
     return result
+
+
+def _rel(path: Path) -> str:
+    """``path`` as Yosys (run in ROOT) is given it: relative to ROOT where it is under it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _tail(path: Path, n: int) -> str:
@@ -462,10 +476,10 @@ def run_board(spec: BoardSpec, top: str, runs: Path, jobs: int = 1, timeout_min:
         results = {c.role: r for c, r in zip(configs, pool.map(go, configs))}
     probe = results["dsp-probe"]
     per_slot = (probe.summary["dsp"] / probe.config.dsp_rows if probe.status == "ok" and probe.summary["dsp"]
-                else spec.vector_width / 2)
+                else spec.geometry.vector_width / 2)
     mixed = results["mixed"]
     slots, reserved = dsp_only_rows(spec.device.dsps, per_slot,
-                                    mixed.summary["dsp"] if mixed.status == "ok" else None, spec.dsp_rows)
+                                    mixed.summary["dsp"] if mixed.status == "ok" else None, spec.dsp_slots)
     results["dsp-only"] = go(dsp_only_config(spec, top, slots))
     return BoardResult(spec=spec, top=top, runs=results, dsp_only_slots=slots, dsp_reserved=reserved)
 
@@ -498,7 +512,7 @@ def profile_estimate(b: BoardResult) -> dict:
     c = b.costs()
     if not {"luts_per_sp2_mac", "fixed4_macs_per_dsp", "luts_per_fixed4_mac"} <= set(c):
         return {}
-    p, vw, d = get_profile(b.spec.name), b.spec.vector_width, b.spec.device
+    p, vw, d = b.spec.profile, b.spec.geometry.vector_width, b.spec.device
     lut_rows = max(1, int(d.luts * p.costs.lut_budget / c["luts_per_sp2_mac"]) // vw)
     dsp_rows = max(1, int(d.dsps * p.costs.dsp_budget) * c["fixed4_macs_per_dsp"] // vw)
     slots = dsp_rows - dsp_rows % 2
@@ -551,9 +565,9 @@ def board_section(b: BoardResult) -> list:
         else:
             lines.append(f"- {r}: **does not fit** the {d.part.split('-')[0]}: "
                          + "; ".join(_over(res.summary, d)) + ".")
-    if s.profile_dsp_rows != s.dsp_rows:
-        lines.append(f"- The profile asks for {s.profile_dsp_rows} DSP rows; the DSP core runs its slots in "
-                     f"pairs (`msp_dsp_pair`), so DSP_ROWS is rounded down to {s.dsp_rows}.")
+    if s.geometry.dsp_rows != s.dsp_slots:
+        lines.append(f"- The profile asks for {s.geometry.dsp_rows} DSP rows; the DSP core runs its slots in "
+                     f"pairs (`msp_dsp_pair`), so DSP_ROWS is rounded down to {s.dsp_slots}.")
     lines.append("")
     return lines
 
@@ -561,8 +575,9 @@ def board_section(b: BoardResult) -> list:
 def _method(boards: list) -> list:
     lines = ["## How Yosys is run", "",
              f"Every synthesis is `read_verilog <sources>; chparam <generics> <top>; synth_xilinx {SYNTH_OPTIONS} "
-             "-top <top> -family <family>; stat`; the logs (without the SHARE pass's per-pair detail) and a "
-             "record of each run are in `runs/yosys/`. Yosys counts cells before placement: the figures "
+             "-top <top> -family <family>; tee -q -o <run>.stat.json stat -json`; the logs (without the "
+             "SHARE pass's per-pair detail), the cell counts (`stat -json`) and a record of each run are in "
+             "`runs/yosys/`. Yosys counts cells before placement: the figures "
              "estimate what Vivado will report, they do not replace its utilization report.", "",
              "- LUT counts LUT1 to LUT6, Yosys's INV cells (one-input LUTs; here they all drive carry-chain "
              "S inputs, which only a LUT can drive) and the LUTs of any LUT-RAM or shift-register cell. FF "
@@ -586,7 +601,7 @@ def _method(boards: list) -> list:
                      "The same dsp-probe as `xc7` maps it:")
         for b in xc7:
             a, x = b.runs["dsp-probe"].summary, b.runs["dsp-probe-xc7"].summary
-            n = b.runs["dsp-probe"].config.dsp_rows * b.spec.vector_width
+            n = b.runs["dsp-probe"].config.dsp_rows * b.spec.geometry.vector_width
             lines.append(f"  {b.spec.name}: {a['lut']:,} LUTs (`{b.spec.family}`, {a['lut'] / n:.1f} per fixed-4 MAC) "
                          f"against {x['lut']:,} (`xc7`, {x['lut'] / n:.1f}), {a['dsp']} DSPs either way.")
     lines.append("")
@@ -731,7 +746,7 @@ def write_json(boards: list, path: Path, command: str, version: str) -> None:
         entry = dict(b.costs())
         entry.update({
             "source": (f"Yosys synth_xilinx {SYNTH_OPTIONS} -family {b.spec.family}: lut-probe msp_mac_array "
-                       f"VW {b.spec.vector_width} LUT_ROWS {LUT_PROBE_ROWS} DSP_ROWS 0; dsp-probe LUT_ROWS 0 "
+                       f"VW {b.spec.geometry.vector_width} LUT_ROWS {LUT_PROBE_ROWS} DSP_ROWS 0; dsp-probe LUT_ROWS 0 "
                        f"DSP_ROWS {DSP_PROBE_ROWS}; LUTs include INV cells"),
             "full_run_costs": b.full_run_costs(),
             "costs_default_widelut": b.costs(suffix="-widelut"),
@@ -768,8 +783,7 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--board", default="all", choices=["pynq-z2", "zcu104", "all"])
     ap.add_argument("--top", default="engine", choices=["engine", "array"],
-                    help="engine: msp_engine where hw_src/rtl/msp_engine.v exists, else the array; "
-                         "array: msp_mac_array only")
+                    help="engine: msp_engine; array: msp_mac_array only")
     ap.add_argument("--report", default="docs/resources.md", help="Markdown report (empty: none)")
     ap.add_argument("--json", default="docs/resources.json", help="per-MAC costs for the profiles (empty: none)")
     ap.add_argument("--jobs", type=int, default=1, help="Yosys runs at once (default 1)")
@@ -782,8 +796,6 @@ def main(argv=None) -> int:
 
     boards = ["pynq-z2", "zcu104"] if args.board == "all" else [args.board]
     top = top_module(args.top)
-    if args.top == "engine" and top != "msp_engine":
-        print(f"note: {ENGINE_FILE.relative_to(ROOT)} does not exist yet; synthesizing the array", file=sys.stderr)
     version = yosys_version()
     runs = Path(args.runs)
     progress = lambda msg: print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)  # noqa: E731

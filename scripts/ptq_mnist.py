@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def variants(digit: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     out = np.empty((n, 28, 28, 1), np.uint8)
@@ -38,7 +36,7 @@ def main() -> int:
     from onnx import numpy_helper
     from msp_pynq.bundle.model import load_bundle
     from msp_pynq.compiler import compile as compile_model
-    from msp_pynq.compiler.ptq import quantize_onnx
+    from msp_pynq.quant.ptq import quantize_onnx
     from msp_pynq.data import load_cifar10
 
     src = Path(qonnx.__file__).parent / "data" / "onnx" / "mnist-conv"

@@ -152,8 +152,8 @@ def test_pynq_get_notebooks_delivers_the_installed_notebooks(wheel, work):
     assert json.loads((jupyter / ".pynq-notebooks").read_text()) == ["msp_pynq.notebooks"]
 
     # A notebook runs in the delivered folder: its files and overlay manifests come from the venv
-    code = ("import json, msp_pynq; from msp_pynq.notebook import find_file; "
-            "from msp_pynq.runtime.manifest import load_manifest, missing_overlay_reason; "
+    code = ("import json, msp_pynq; from msp_pynq.jupyter import find_file; "
+            "from msp_pynq.runtime.overlays import load_manifest, missing_overlay_reason; "
             "m = load_manifest('pynq-z2'); "
             f"print(json.dumps([msp_pynq.__file__] + [str(find_file(n)) for n in {NOTEBOOK_DATA!r}] + "
             "[str(m.directory), missing_overlay_reason(m)]))")
@@ -167,7 +167,7 @@ def test_pynq_get_notebooks_delivers_the_installed_notebooks(wheel, work):
             f"no msp_engine.hwh) ($MSP_PYNQ_OVERLAYS is not set)") in found[-1]          # no repository here
 
     # ... and the delivered quick start runs there, on the installed package alone
-    code = ("from msp_pynq.notebook import execute_notebook; "
+    code = ("from msp_pynq.jupyter import execute_notebook; "
             "nb, _ = execute_notebook('01_quick_start.ipynb', '.', env={'MSP_PYNQ_EMULATE': '1'}); "
             "print(''.join(o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.outputs))")
     printed = run([python, "-c", code], cwd=delivered).stdout

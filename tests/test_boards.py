@@ -17,7 +17,7 @@ def core_rates(p):
     """(LUT MACs/cycle, DSP 4-bit MACs/cycle, cost of an 8-bit MAC in 4-bit slots) of the built
     engine: its rows times the vector width."""
     c = p.costs
-    return p.lut_rows * p.vector_width, p.dsp_rows * p.vector_width, Fraction(c.fixed4_macs_per_dsp,
+    return p.geometry.lut_rows * p.geometry.vector_width, p.geometry.dsp_rows * p.geometry.vector_width, Fraction(c.fixed4_macs_per_dsp,
                                                                               c.fixed8_macs_per_dsp)
 
 
@@ -27,14 +27,14 @@ def test_built_geometry_fits_the_measured_costs():
     engine and the DSP core's adder trees leave."""
     for name in BOARDS:
         p = get_profile(name)
-        w, c, d = p.vector_width, p.costs, p.device
+        w, c, d = p.geometry.vector_width, p.costs, p.device
         assert c.measured
         units = int((d.bram36 * c.bram_budget - c.engine_bram36) / c.bram36_per_unit)
         slots = min(int(d.dsps * c.dsp_budget) * c.fixed4_macs_per_dsp // w, units) // 2 * 2
         left = d.luts * c.lut_budget - c.engine_luts - slots * w * c.luts_per_fixed4_mac
         rows = min(int(left / (w * c.luts_per_sp2_mac)), units - slots)
         assert p.fitted_rows() == (rows, slots)
-        assert p.lut_rows <= rows and p.dsp_rows <= slots and p.dsp_rows % 2 == 0
+        assert p.geometry.lut_rows <= rows and p.geometry.dsp_rows <= slots and p.geometry.dsp_rows % 2 == 0
 
 
 def balanced_share(p, e):
@@ -52,16 +52,16 @@ def test_profiles_exist_and_rates():
         p_lut, p_dsp, _ = core_rates(p)
         assert p.lut_macs_per_cycle == p_lut > 0
         assert p.dsp_macs_per_cycle == p_dsp > 0
-        assert p.lut_rows * p.vector_width == p_lut and p.dsp_rows * p.vector_width == p_dsp
+        assert p.geometry.lut_rows * p.geometry.vector_width == p_lut and p.geometry.dsp_rows * p.geometry.vector_width == p_dsp
 
 
 def test_pynq_z2_numbers_by_hand():
     # DSP: int(220 * 0.9) = 198 DSPs * 2 = 396 fixed-4 MACs -> 24 slots of 16 (BRAM: 140 * 0.95 - 38 = 95 units)
     # LUT: 53200 * 0.85 - 18707 (engine) - 24 * 16 * 14.53 (DSP core) = 20933 -> 20933 / (16 * 52.72) = 24.8
     p = get_profile("pynq-z2")
-    assert p.fitted_rows() == (24, 24) and (p.lut_rows, p.dsp_rows) == (23, 24)   # built one row short
+    assert p.fitted_rows() == (24, 24) and (p.geometry.lut_rows, p.geometry.dsp_rows) == (23, 24)   # built one row short
     assert (p.lut_macs_per_cycle, p.dsp_macs_per_cycle) == (368, 384)
-    assert p.weight_buffer_kib == (23 + 24) * 512 * 8 // 1024          # one 512-word bank per unit
+    assert p.geometry.weight_buffer_kib == (23 + 24) * 512 * 8 // 1024          # one 512-word bank per unit
     # x = (1 - 0.05 + 0.05 * 2) * 368 / (368 + 384) = 1.05 * 368 / 752
     assert sp2_row_share(p, 0.05) == pytest.approx(1.05 * 368 / 752, rel=1e-12)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from msp_pynq.errors import MSPError
-from msp_pynq.notebook import detect_board, find_file, host_packages, where
+from msp_pynq.jupyter import detect_board, find_file, host_packages, where
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from msp_pynq import perf
-from msp_pynq.notebook import find_file
+from msp_pynq.jupyter import find_file
 from msp_pynq.perf.measure import batch_images
 from msp_pynq.perf.plots import STAGE_ORDER
 from msp_pynq.runtime import Runtime
-from msp_pynq.runtime.bench import peers_markdown, time_runs
+from msp_pynq.perf.runtime_bench import peers_markdown, time_runs
 
 Z2_BUNDLE = "models/resnet20-msp8-exact.pynq-z2.mspb"
 

@@ -13,8 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from msp_pynq.bundle.model import load_bundle
 from msp_pynq.compiler import CompileError, compile
-from msp_pynq.compiler.onnx_import import import_onnx
-from msp_pynq.compiler.ptq import quantize_onnx
+from msp_pynq.quant.onnx_import import import_onnx
+from msp_pynq.quant.ptq import quantize_onnx
 
 qonnx = pytest.importorskip("qonnx")
 MNIST = Path(qonnx.__file__).parent / "data" / "onnx" / "mnist-conv"

@@ -7,7 +7,7 @@ Verilog engine's, measured with Yosys (docs/resources.md); the geometry (rows pe
 core, weight banks) follows from them and the budgets, and the ratio from the geometry.
 
 >>> p = get_profile("pynq-z2")
->>> (p.lut_rows, p.dsp_rows), round(sp2_row_share(p, share_8bit=0.05), 3)
+>>> (p.geometry.lut_rows, p.geometry.dsp_rows), round(sp2_row_share(p, share_8bit=0.05), 3)
 ((23, 24), 0.514)
 >>> row_split(64, p, share_8bit=0.05)
 RowSplit(sp2=33, fixed4=28, fixed8=3)
@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..engine.geometry import EngineGeometry, clock_khz, engine_fingerprint
 from ..errors import MSPError
-
-BANK_WORDS = 512           # words per row unit's weight bank: one BRAM36 deep (512 x 72)
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,7 @@ class BoardProfile:
     device: Device
     clock_mhz: float
     costs: MacCosts
-    vector_width: int          # activations broadcast to both cores per cycle (K lanes)
-    lut_rows: int              # SP2 rows the LUT core computes at once (as built)
-    dsp_rows: int              # fixed-point row slots of the DSP core (as built; a fixed-8 row takes two)
-    act_buffer_kib: int
+    geometry: EngineGeometry   # the engine as built
     cpu: str
     ddr_gbytes_per_s: float
 
@@ -78,7 +74,7 @@ class BoardProfile:
         budget (even: slots pair up on the multipliers) within the BRAM for weight banks, then
         LUT rows from the LUTs the rest of the engine and the DSP core's adder trees leave.
         The built geometry (``lut_rows``, ``dsp_rows``) must not exceed it."""
-        c, d, w = self.costs, self.device, self.vector_width
+        c, d, w = self.costs, self.device, self.geometry.vector_width
         units = (int((d.bram36 * c.bram_budget - c.engine_bram36) / c.bram36_per_unit)
                  if c.bram36_per_unit else 1 << 30)
         slots = max(2, min(int(d.dsps * c.dsp_budget) * c.fixed4_macs_per_dsp // w, units) // 2 * 2)
@@ -86,19 +82,23 @@ class BoardProfile:
         return max(1, min(int(left / (w * c.luts_per_sp2_mac)), units - slots)), slots
 
     @property
-    def weight_buffer_kib(self) -> int:
-        """The weight banks: BANK_WORDS words of VW 4-bit codes per row unit (docs/registers.md 5)."""
-        return (self.lut_rows + self.dsp_rows) * BANK_WORDS * self.vector_width // 2 // 1024
+    def fingerprint(self) -> str:
+        """The engine fingerprint a bundle for this board must carry (:func:`engine_fingerprint`)."""
+        return engine_fingerprint(self.name, self.geometry)
+
+    @property
+    def clock_khz(self) -> int:
+        return clock_khz(self.clock_mhz)
 
     @property
     def lut_macs_per_cycle(self) -> int:
         """SP2 MACs per cycle of the LUT core as built: rows x vector width."""
-        return self.lut_rows * self.vector_width
+        return self.geometry.lut_rows * self.geometry.vector_width
 
     @property
     def dsp_macs_per_cycle(self) -> int:
         """Fixed-4 MACs per cycle of the DSP core as built (fixed-8 rows at the 8-bit rate)."""
-        return self.dsp_rows * self.vector_width
+        return self.geometry.dsp_rows * self.geometry.vector_width
 
     @property
     def geometry_measured(self) -> bool:
@@ -164,12 +164,14 @@ PROFILES = {
     "pynq-z2": BoardProfile(
         name="pynq-z2", board="TUL PYNQ-Z2",
         device=Device("XC7Z020-1CLG400C", luts=53_200, ffs=106_400, dsps=220, bram36=140),
-        clock_mhz=125.0, costs=_Z2_COSTS, vector_width=16, lut_rows=23, dsp_rows=24, act_buffer_kib=128,
+        clock_mhz=125.0, costs=_Z2_COSTS,
+        geometry=EngineGeometry.build(vector_width=16, lut_rows=23, dsp_rows=24, act_buffer_kib=128),
         cpu="2x Cortex-A9 650 MHz, 512 MB DDR3", ddr_gbytes_per_s=2.1),
     "zcu104": BoardProfile(
         name="zcu104", board="Xilinx ZCU104",
         device=Device("XCZU7EV-2FFVC1156", luts=230_400, ffs=460_800, dsps=1_728, bram36=312, uram=96),
-        clock_mhz=250.0, costs=_ZCU104_COSTS, vector_width=32, lut_rows=40, dsp_rows=96, act_buffer_kib=512,
+        clock_mhz=250.0, costs=_ZCU104_COSTS,
+        geometry=EngineGeometry.build(vector_width=32, lut_rows=40, dsp_rows=96, act_buffer_kib=512),
         cpu="4x Cortex-A53 1.2 GHz, 2 GB DDR4", ddr_gbytes_per_s=19.2),
 }
 

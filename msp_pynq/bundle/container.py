@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MSPError
+from ..errors import BundleError, MSPError  # noqa: F401  (BundleError: the bundle format's error)
 from ..fileio import atomic_output, check_regular_file, show, strict_json
 
 MAGIC = b"MSPB\r\n\x1a\n"
@@ -37,10 +37,6 @@ MAX_BUNDLE = 1 << 30
 MAX_NDIM = 8
 ALIGN = 64
 DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float32", "float64")
-
-
-class BundleError(MSPError):
-    """A bundle file is damaged, of an unsupported version, or does not fit this board/engine."""
 
 
 def _align(n: int) -> int:

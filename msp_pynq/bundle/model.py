@@ -1,6 +1,7 @@
-"""Model bundles: write a compiled integer program, load it back as an emulator Network.
+"""Model bundles: write a compiled integer program, read it back and check it.
 
-Numpy only: this is what the board loads. Weights travel packed in the contract's wire layout,
+Numpy only: this is what the board loads (the emulator network of a bundle is built only when
+it is used). Weights travel packed in the contract's wire layout,
 rows in the engine's order for the bundle's board (LUT-core SP2 rows first, then the DSP core's
 fixed-4 and fixed-8 rows); ``row_order`` maps that order back to output channels.
 
@@ -9,16 +10,16 @@ fixed-4 and fixed-8 rows); ``row_order`` maps that order back to output channels
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..boards.profiles import BoardProfile, get_profile
-from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d, engine_limits
-from ..emulator.network import Network
+from ..boards.profiles import get_profile
+from ..engine.geometry import NUMERICS_CONTRACT
+from ..engine.limits import engine_limits
+from ..engine.rows import engine_row_order
 from ..errors import MSPError
 from ..fileio import show
 from ..numerics.activations import parse_act
@@ -27,22 +28,11 @@ from ..numerics.packing import pack_rows, packed_nbytes, unpack_rows
 from ..numerics.schemes import Scheme
 from .container import BundleError, read_container, write_container
 
-CONTRACT = "msp-numerics/1"
+if TYPE_CHECKING:
+    from ..emulator.network import Network
+
+CONTRACT = NUMERICS_CONTRACT
 FORMAT = "msp-pynq-bundle"
-
-
-def engine_fingerprint(profile: BoardProfile) -> str:
-    """What a bundle must match to run on a board's engine: contract and geometry."""
-    geometry = {"contract": CONTRACT, "board": profile.name, "vector_width": profile.vector_width,
-                "lut_rows": profile.lut_rows, "dsp_rows": profile.dsp_rows,
-                "act_buffer_kib": profile.act_buffer_kib, "weight_buffer_kib": profile.weight_buffer_kib}
-    return hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def engine_row_order(schemes: np.ndarray) -> np.ndarray:
-    """Output channels in engine order: SP2 rows (LUT core), then fixed-4, then fixed-8 (DSP core)."""
-    order = [np.flatnonzero(schemes == s) for s in (Scheme.SP2_4, Scheme.FIXED4, Scheme.FIXED8)]
-    return np.concatenate(order).astype(np.int32)
 
 
 def _spec_name(spec) -> "str | None":
@@ -50,6 +40,7 @@ def _spec_name(spec) -> "str | None":
 
 
 def _layer_entry(layer, arrays: dict) -> dict:
+    from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
     entry = {"name": layer.name, "inputs": list(layer.inputs), "output": layer.output}
     if isinstance(layer, (Conv2d, Linear)):
         order = engine_row_order(layer.schemes)
@@ -90,9 +81,10 @@ def save_bundle(path: "str | Path", network: Network, logit_scale: np.ndarray, b
     h, w, c = input_shape
     manifest = {
         "format": FORMAT, "format_version": 1, "contract": CONTRACT,
-        "board": profile.name, "engine": {"fingerprint": engine_fingerprint(profile),
-                                          "vector_width": profile.vector_width,
-                                          "lut_rows": profile.lut_rows, "dsp_rows": profile.dsp_rows},
+        "board": profile.name, "engine": {"fingerprint": profile.fingerprint,
+                                          "vector_width": profile.geometry.vector_width,
+                                          "lut_rows": profile.geometry.lut_rows,
+                                          "dsp_rows": profile.geometry.dsp_rows},
         "input": {"name": network.input_name, "height": h, "width": w, "channels": c, "dtype": "uint8",
                   "layout": "NHWC", "preprocessing": "RGB uint8 pixels; normalisation is folded into "
                                                      "the first layer"},
@@ -102,16 +94,28 @@ def save_bundle(path: "str | Path", network: Network, logit_scale: np.ndarray, b
     return write_container(path, manifest, arrays)
 
 
-@dataclass
 class BundleModel:
-    """A loaded bundle: the emulator network plus what is needed around it."""
+    """A loaded, checked bundle: its manifest and arrays (as :func:`read_container` gave them),
+    and its layers as an emulator :class:`~msp_pynq.emulator.network.Network`, built when first used
+    (the board runtime runs the bundle on the engine and never needs it)."""
 
-    manifest: dict
-    network: Network
-    logit_scale: np.ndarray
-    path: str = ""
-    classes: list = field(default_factory=list)
-    arrays: dict = field(default_factory=dict, repr=False)   # as read_container gave them
+    def __init__(self, manifest: dict, arrays: dict, path: str = "") -> None:
+        self.manifest, self.arrays, self.path = manifest, arrays, path
+        self.logit_scale: np.ndarray = arrays["logit_scale"]
+        self.classes: list = list(manifest["classes"])
+
+    def __repr__(self) -> str:
+        return f"BundleModel({self.path!r}, board={self.manifest.get('board')!r}, {len(self.manifest['layers'])} layers)"
+
+    @functools.cached_property
+    def network(self) -> "Network":
+        """The bundle's layers as a bit-exact emulator network."""
+        from ..emulator.network import Network
+        try:
+            layers = [_layer_from(entry, self.arrays) for entry in self.manifest["layers"]]
+            return Network(layers, input_name=self.manifest["input"]["name"], output=self.manifest["output"]["name"])
+        except MSPError as exc:          # BundleError included
+            raise BundleError(f"{self.path}: {exc}") from None
 
     @property
     def input_shape(self) -> "tuple[int, int, int]":
@@ -297,6 +301,7 @@ def _check_manifest(name: str, manifest: dict, arrays: dict) -> None:
 
 def _layer_from(entry: dict, arrays: dict):
     """The emulator layer of a checked entry (:func:`_check_manifest`)."""
+    from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
     op, name = entry["op"], entry["name"]
     common = dict(name=name, inputs=tuple(entry["inputs"]), output=entry["output"])
     if op in ("conv2d", "linear"):
@@ -327,7 +332,18 @@ def _layer_from(entry: dict, arrays: dict):
 
 
 def load_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
-    """Load a bundle; with ``board``, refuse one compiled for another board or engine."""
+    """Load a bundle; with ``board``, refuse one compiled for another board or engine.
+
+    Every check of :func:`read_bundle`, and its layers built as an emulator network (which
+    checks every value against the contract)."""
+    bundle = read_bundle(path, board)
+    bundle.network
+    return bundle
+
+
+def read_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
+    """Read a bundle once and check its structure and, with ``board``, its board and engine;
+    its emulator network is built only when used (what the board runtime loads)."""
     manifest, arrays = read_container(path)
     where = show(path)
     if manifest.get("format") != FORMAT or manifest.get("contract") != CONTRACT:
@@ -339,15 +355,8 @@ def load_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
         if manifest.get("board") != profile.name:
             raise BundleError(f"{where}: compiled for board {show(repr(manifest.get('board')))}, not "
                               f"{profile.name!r}; recompile with `msp-pynq compile --board {profile.name}`")
-        want = engine_fingerprint(profile)
+        want = profile.fingerprint
         if manifest["engine"].get("fingerprint") != want:
             raise BundleError(f"{where}: compiled for engine {show(repr(manifest['engine'].get('fingerprint')))}, "
                               f"this msp-pynq's {profile.name} engine is {want}; recompile the model")
-    try:
-        layers = [_layer_from(entry, arrays) for entry in manifest["layers"]]
-        network = Network(layers, input_name=manifest["input"]["name"], output=manifest["output"]["name"])
-    except BundleError as exc:
-        raise BundleError(f"{where}: {exc}") from None
-    except MSPError as exc:
-        raise BundleError(f"{where}: {exc}") from None
-    return BundleModel(manifest, network, arrays["logit_scale"], where, list(manifest["classes"]), arrays)
+    return BundleModel(manifest, arrays, where)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d, engine_limits, output_size
+from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d, output_size
+from ..engine.limits import engine_limits
 from ..errors import MSPError
 from ..fileio import show, strict_json
 from ..numerics.activations import S8, ActSpec

@@ -7,12 +7,12 @@ The arithmetic lives in :mod:`.reference` (plain int64) and :mod:`.fast`.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from typing import NamedTuple, Tuple, Union
+from typing import Tuple, Union
 
 import numpy as np
 
+from ..engine.limits import engine_limits
 from ..errors import ContractError, LayerError
 from ..numerics.activations import U4, U8, ActSpec
 from ..numerics.bounds import BIAS_MAX, MAX_K
@@ -21,33 +21,6 @@ from ..numerics.schemes import Scheme, invalid_values, parse_schemes
 
 Pair = Tuple[int, int]
 Quad = Tuple[int, int, int, int]
-
-
-class EngineLimits(NamedTuple):
-    """The largest value of each layer size the engine's descriptor registers hold."""
-
-    size: int          # input height and width (IN_H, IN_W)
-    channels: int      # input channels (IN_C)
-    rows: int          # output rows of a conv2d / linear (OUT_C)
-    kernel: int        # each kernel axis (KERNEL)
-    stride: int        # each stride axis (STRIDE)
-    padding: int       # each padding side (PADDING)
-
-
-@functools.lru_cache(maxsize=None)
-def engine_limits() -> EngineLimits:
-    """The engine's limits, read from its descriptor (``msp_pynq.runtime.registers``): a layer
-    the engine cannot be given is refused here too, at construction, instead of running (for
-    minutes) in the emulator only.
-
-    >>> engine_limits().padding, engine_limits().size
-    (255, 65535)
-    """
-    # Imported here, not at the top: the runtime package imports the emulator.
-    from ..runtime.registers import DESCRIPTOR_MASKS, Descriptor
-    full = Descriptor.from_registers({int(reg): mask for reg, mask in DESCRIPTOR_MASKS.items()})
-    return EngineLimits(size=min(full.in_h, full.in_w), channels=full.in_c, rows=full.out_c,
-                        kernel=min(full.kernel), stride=min(full.stride), padding=min(full.padding))
 
 
 def _check_limit(layer: str, what: str, values, limit: int) -> None:

@@ -1,7 +1,7 @@
 """Simulate the Verilog engine (hw_src/rtl) under cocotb with Icarus Verilog.
 
 :func:`replay` runs the testbench ``tests/hdl/tb_engine.py`` on recorded layers
-(:mod:`msp_pynq.runtime.replay`) and returns each layer's result: bit-exactness and the RTL's
+(:mod:`msp_pynq.hw.replay`) and returns each layer's result: bit-exactness and the RTL's
 cycle count. Needs the ``hdl`` extra (cocotb, cocotbext-axi) and ``iverilog`` on PATH.
 
 >>> results = replay("pynq-z2", "r20.jsonl", layers="0,3", build_dir="build/sim")   # doctest: +SKIP
@@ -15,19 +15,11 @@ import os
 from pathlib import Path
 
 from ..boards.profiles import get_profile
-from ..bundle.model import engine_fingerprint
+from ..engine.geometry import engine_generics
 
 ROOT = Path(__file__).resolve().parents[2]
 RTL = ROOT / "hw_src" / "rtl"
 TESTBENCH_DIR = ROOT / "tests" / "hdl"
-
-
-def engine_generics(board: str) -> dict:
-    """The msp_engine generics of a board: its profile (what overlays/<board>/manifest.json lists)."""
-    p = get_profile(board)
-    return {"VECTOR_WIDTH": p.vector_width, "LUT_ROWS": p.lut_rows, "DSP_ROWS": p.dsp_rows,
-            "ACT_BUF_KIB": p.act_buffer_kib, "WGT_BUF_KIB": p.weight_buffer_kib,
-            "FINGERPRINT": int(engine_fingerprint(p)[:8], 16), "CLOCK_KHZ": int(round(p.clock_mhz * 1000))}
 
 
 def replay(board: str, replay_file: "str | Path", layers: str = "all", build_dir: "str | Path" = "build/sim",
@@ -42,7 +34,7 @@ def replay(board: str, replay_file: "str | Path", layers: str = "all", build_dir
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner("icarus")
     runner.build(sources=sorted(RTL.glob("*.v")), hdl_toplevel="msp_engine", build_dir=build_dir,
-                 timescale=("1ns", "1ps"), parameters=engine_generics(board))
+                 timescale=("1ns", "1ps"), parameters=engine_generics(get_profile(board)))
     out = build_dir / "replay_results.json"
     out.unlink(missing_ok=True)
     results = runner.test(hdl_toplevel="msp_engine", test_module="tb_engine", testcase=testcase,

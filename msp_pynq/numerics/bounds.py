@@ -34,3 +34,12 @@ def gemm_dtype(act_max_abs: int, row_l1_max: int) -> type[np.floating]:
         return np.float32
     assert bound <= FLOAT64_EXACT, "int32 contract bound exceeded"
     return np.float64
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for integers (``b > 0``), exactly.
+
+    >>> ceil_div(7, 2), ceil_div(8, 2), ceil_div(0, 3)
+    (4, 4, 0)
+    """
+    return -(-a // b)

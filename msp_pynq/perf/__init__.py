@@ -9,7 +9,7 @@
 - :mod:`.plots`: matplotlib figures of all that (imported on first use: matplotlib is optional).
 
 >>> from msp_pynq import perf
->>> from msp_pynq.notebook import find_file
+>>> from msp_pynq.jupyter import find_file
 >>> from msp_pynq.runtime import Runtime
 >>> with Runtime.open("zcu104", emulate=True, log=None) as rt:
 ...     _ = rt.load(find_file("models/resnet20-msp8-exact.zcu104.mspb"))

@@ -1,6 +1,6 @@
 """The committed figures the performance notebook shows: peers, resources, accuracy.
 
-Each loader takes a path, or finds the repository file with :func:`msp_pynq.notebook.find_file`,
+Each loader takes a path, or finds the repository file with :func:`msp_pynq.jupyter.find_file`,
 and checks the fields it needs: a missing or malformed file is an error that names it.
 
 >>> peers = load_peers()
@@ -33,7 +33,7 @@ class FigureFileError(ValueError):
 
 def read_json(path: "str | Path | None", default: str) -> "tuple[Path, object]":
     """``(path, parsed JSON)`` of ``path``, or of the repository file ``default`` when None."""
-    from ..notebook import find_file
+    from ..datafiles import find_file
     where = Path(path) if path is not None else find_file(default)
     if not where.is_file():
         raise FileNotFoundError(f"{where}: no such file")

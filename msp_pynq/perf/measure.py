@@ -1,7 +1,7 @@
 """Throughput and latency of a loaded :class:`~msp_pynq.runtime.Runtime` over batch sizes.
 
 Each batch size runs for a few seconds (at least ``min_runs`` runs, after one warm-up) through
-:func:`msp_pynq.runtime.bench.time_runs`, and every run's ``report()["last_run"]`` is averaged:
+:func:`msp_pynq.perf.runtime_bench.time_runs`, and every run's ``report()["last_run"]`` is averaged:
 
 - the engine time: CYCLES summed over layers / the engine's clock. The emulated engine's CYCLES
   come from the Verilog engine's cycle model (*modelled*); a board's engine counts its own cycles
@@ -10,7 +10,7 @@ Each batch size runs for a few seconds (at least ``min_runs`` runs, after one wa
   postprocess); in emulated mode ``wall_s - device_model_s`` is the runtime's own host time
   (the device models, which a board does not run on its CPU, taken out).
 
->>> from msp_pynq.notebook import find_file
+>>> from msp_pynq.jupyter import find_file
 >>> from msp_pynq.runtime import Runtime
 >>> with Runtime.open("pynq-z2", emulate=True, log=None) as rt:
 ...     _ = rt.load(find_file("models/resnet20-msp8-exact.pynq-z2.mspb"))
@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..runtime.bench import time_runs
+from .runtime_bench import time_runs
 
 STAGES = ("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s")
 DEFAULT_BATCHES = (1, 2, 4, 8, 16)

@@ -1,11 +1,11 @@
 """A bundle's modelled engine time without running it: the cycle model over its program.
 
-The emulated engine reports :func:`msp_pynq.runtime.cycle_model.modelled_cycles` for every job the
+The emulated engine reports :func:`msp_pynq.engine.cycles.modelled_cycles` for every job the
 runtime sends it; summing that over the same program and batches gives the same CYCLES without
 computing a single image, so the notebook can show the other board's modelled figures on a slow
 ARM CPU too.
 
->>> from msp_pynq.notebook import find_file
+>>> from msp_pynq.jupyter import find_file
 >>> p = model_bundle(find_file("models/resnet20-msp8-exact.zcu104.mspb"), batches=(1, 16))
 >>> [(x.batch, round(x.engine_fps)) for x in p]
 [(1, 1290), (16, 1449)]
@@ -21,10 +21,9 @@ from typing import Sequence
 
 from ..boards.profiles import get_profile
 from ..bundle.container import read_container
-from ..runtime.buffers import EngineBuffers
-from ..runtime.cycle_model import modelled_cycles
-from ..runtime.program import build_program
-from ..runtime.registers import Op
+from ..engine.cycles import modelled_cycles
+from ..engine.planning import plan_jobs
+from ..engine.registers import Op
 from ..runtime.runtime import DEFAULT_MAX_BATCH
 from .measure import EnginePoint, check_batches
 
@@ -35,8 +34,8 @@ def model_bundle(path: "str | Path", batches: Sequence[int] = (1, 16),
     ``Runtime.run`` would split each batch (``max_batch``, as ``Runtime.open`` takes it)."""
     manifest, arrays = read_container(path)
     profile = get_profile(manifest.get("board", ""))
-    buffers = EngineBuffers.of(profile)
-    program = build_program(manifest, arrays, str(path), buffers)
+    buffers = profile.geometry
+    program = plan_jobs(manifest, arrays, str(path), buffers)
     limit = program.batch_limit(buffers, max_batch, str(path))
     points = []
     for batch in check_batches(batches):
@@ -50,6 +49,6 @@ def bundle_macs(path: "str | Path") -> int:
     """Multiply-accumulates per image of a bundle's conv2d and linear layers (rows x K per
     output position): with a run's engine cycles, the MACs per cycle the engine achieves."""
     manifest, arrays = read_container(path)
-    jobs = build_program(manifest, arrays, str(path)).jobs
+    jobs = plan_jobs(manifest, arrays, str(path)).jobs
     return sum(j.descriptor.rows * j.descriptor.k * j.descriptor.out_hw[0] * j.descriptor.out_hw[1]
                for j in jobs if j.op in (Op.CONV2D, Op.LINEAR))

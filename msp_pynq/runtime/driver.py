@@ -13,9 +13,9 @@ from typing import Sequence
 import pynq
 
 from . import dma as dmaops
-from .buffers import EngineBuffers
+from ..engine.geometry import EngineGeometry
 from .errors import DmaError, EngineError, EngineTimeout, IncompatibleEngine, MspRuntimeError
-from .registers import (CTRL_SOFT_RESET, CTRL_START, ENGINE_ID, ENGINE_VLNV, ERROR_TEXT,
+from ..engine.registers import (CTRL_SOFT_RESET, CTRL_START, ENGINE_ID, ENGINE_VLNV, ERROR_TEXT,
                         ST_BUSY, ST_DONE, ST_ERR_CODE_MASK, ST_ERR_CODE_SHIFT,
                         ST_ERR_PACKET_MASK, ST_ERR_PACKET_SHIFT, ST_ERROR, VERSION_MAJOR, Descriptor,
                         ErrorCode, Reg, describe_status)
@@ -27,11 +27,7 @@ class EngineInfo:
 
     ident: int
     version: "tuple[int, int]"
-    vector_width: int
-    lut_rows: int
-    dsp_rows: int
-    act_buffer_kib: int
-    weight_buffer_kib: int
+    geometry: EngineGeometry
     fingerprint: int
     clock_khz: int
 
@@ -63,9 +59,7 @@ class MspEngine(pynq.DefaultIP):
         """Read ID, VERSION, the geometry, FINGERPRINT and CLOCK_KHZ."""
         version = self.read(Reg.VERSION)
         return EngineInfo(ident=self.read(Reg.ID), version=(version >> 16, version & 0xFFFF),
-                          vector_width=self.read(Reg.VECTOR_WIDTH), lut_rows=self.read(Reg.LUT_ROWS),
-                          dsp_rows=self.read(Reg.DSP_ROWS), act_buffer_kib=self.read(Reg.ACT_BUF_KIB),
-                          weight_buffer_kib=self.read(Reg.WGT_BUF_KIB),
+                          geometry=EngineGeometry.from_registers(self.read),
                           fingerprint=self.read(Reg.FINGERPRINT), clock_khz=self.read(Reg.CLOCK_KHZ))
 
     def check_identity(self) -> EngineInfo:
@@ -153,7 +147,7 @@ class MspEngine(pynq.DefaultIP):
         elif code == ErrorCode.UNSUPPORTED_OP:
             detail = f"OP = {info}"
         elif code == ErrorCode.BUFFER_OVERFLOW:
-            detail = "needs " + EngineBuffers.of(self.info()).describe_overflow(info)
+            detail = "needs " + self.info().geometry.describe_overflow(info)
         elif code == ErrorCode.STREAM_LENGTH:
             detail = f"{pname}: the descriptor expects {info} bytes"
         elif code == ErrorCode.BAD_DATA:

@@ -24,29 +24,30 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import warnings
 import weakref
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pynq
 
 from ..boards.profiles import BoardProfile, get_profile
-from ..bundle.container import BundleError, read_container
-from ..bundle.model import BundleModel, load_bundle
-from ..errors import MSPError
+from ..bundle.model import BundleModel, read_bundle
+from ..engine.planning import JobPlan, LayerJob, plan_jobs
+from ..engine.registers import align
+from ..errors import BundleError, MSPError
 from . import dma as dmaops
-from .buffers import EngineBuffers
 from .driver import EngineInfo, MspEngine
-from .emulated_device import EmulatedDevice
 from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError, RuntimeBusy
-from .manifest import OverlayManifest, check_ip_dict, load_manifest, missing_overlay_reason
-from .program import LayerJob, Program, build_program
-from .registers import align
+from .overlays import OverlayManifest, check_ip_dict, load_manifest, missing_overlay_reason
+
+if TYPE_CHECKING:
+    from ..emulation import EmulatedDevice
 
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_MAX_BATCH = 16
@@ -58,7 +59,8 @@ def board_devices() -> list:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return [d for d in pynq.Device.devices if not isinstance(d, EmulatedDevice)]
+            emulated = getattr(sys.modules.get("msp_pynq.emulation.device"), "EmulatedDevice", ())
+            return [d for d in pynq.Device.devices if not isinstance(d, emulated)]
         except Exception:        # pynq probing XRT/sysfs on an unusual machine: no board
             return []
 
@@ -111,7 +113,7 @@ class Runtime:
         self.info, self.timeout_s, self.max_batch = info, timeout_s, max_batch
         self._workdir, self._log = workdir, log
         self.bundle: "BundleModel | None" = None
-        self.program: "Program | None" = None
+        self.program: "JobPlan | None" = None
         self.batch = 0
         self._last_use: "dict[str, int]" = {}
         self._buffers: dict = {}
@@ -154,7 +156,10 @@ class Runtime:
         mode, reason = overlay_mode(manifest, True if device is not None else emulate)
         workdir = None
         if mode == "emulated":
-            dev = device or EmulatedDevice(profile.name, manifest)
+            if device is None:
+                from ..emulation import EmulatedDevice     # loaded only when emulation is chosen
+                device = EmulatedDevice(profile.name, manifest)
+            dev = device
             dev.recorder.enabled |= record
             if dev.profile.name != profile.name:
                 raise MSPError(f"device emulates {dev.profile.name}, not {profile.name}")
@@ -200,15 +205,14 @@ class Runtime:
     def _load(self, bundle_path: "str | Path") -> BundleModel:
         t0 = time.perf_counter()
         where = str(bundle_path)
-        bundle = load_bundle(bundle_path, board=self.board)
+        bundle = read_bundle(bundle_path, board=self.board)          # read and checked once
         stated = str(bundle.manifest.get("engine", {}).get("fingerprint", ""))
         if stated[:8] != self.info.fingerprint_hex:
             raise BundleError(f"{where}: compiled for engine {stated[:8] or '?'}, but the loaded "
                               f"overlay's engine reports fingerprint {self.info.fingerprint_hex}; "
                               f"recompile the model for this overlay or load the matching overlay")
-        manifest, arrays = read_container(bundle_path)
-        buffers = EngineBuffers.of(self.info)
-        program = build_program(manifest, arrays, where, buffers)
+        buffers = self.info.geometry
+        program = plan_jobs(bundle.manifest, bundle.arrays, where, buffers)
         batch = program.batch_limit(buffers, self.max_batch, where)
         t1 = time.perf_counter()
         self._unload()
@@ -452,8 +456,8 @@ class Runtime:
         return {"mode": self.mode, "board": self.board,
                 "bundle": self.bundle.path if self.bundle else None,
                 "engine": {"version": "%d.%d" % self.info.version, "fingerprint": self.info.fingerprint_hex,
-                           "clock_mhz": self.info.clock_mhz, "vector_width": self.info.vector_width,
-                           "lut_rows": self.info.lut_rows, "dsp_rows": self.info.dsp_rows},
+                           "clock_mhz": self.info.clock_mhz, "vector_width": self.info.geometry.vector_width,
+                           "lut_rows": self.info.geometry.lut_rows, "dsp_rows": self.info.geometry.dsp_rows},
                 "load": dict(self._load_times), "runs": self._runs, "recoveries": self._recoveries,
                 "last_run": dict(self._last)}
 

@@ -17,9 +17,8 @@ from msp_pynq.emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool
 from msp_pynq.numerics.activations import S8, U4, U5, U8
 from msp_pynq.numerics.packing import pack_rows
 from msp_pynq.numerics.schemes import Scheme
-from msp_pynq.runtime.buffers import EngineBuffers
-from msp_pynq.runtime.engine_model import check_descriptor
-from msp_pynq.runtime.registers import Descriptor, ErrorCode, Op, encode_act
+from msp_pynq.emulation.engine import check_descriptor
+from msp_pynq.engine.registers import Descriptor, ErrorCode, Op, encode_act
 
 
 def random_weights(rng, schemes, k_shape) -> np.ndarray:
@@ -74,7 +73,7 @@ def _weighted(rng, op, schemes, in_shape, batch, in_spec, out_spec, **geo) -> Ca
 
 def cases(board: str = "pynq-z2", seed: int = 5) -> "list[Case]":
     rng = np.random.default_rng(seed)
-    buffers = EngineBuffers.of(get_profile(board))
+    buffers = get_profile(board).geometry
     out = []
     # conv2d: C = 20 (two words a pixel), 58 rows in two passes, stride (2, 1), asymmetric padding
     conv = _weighted(rng, Op.CONV2D, [2] * 50 + [0] * 5 + [1] * 3, (5, 6, 20), 2, U8, U4,

@@ -2,7 +2,7 @@
 cocotbext-axi's AXI4-Lite master, MM2S packets through its AXI4-Stream source) and compares the
 S2MM packet, read by its AXI4-Stream sink, with the recorded one byte for byte.
 
-Environment: MSP_REPLAY (a replay file, msp_pynq.runtime.replay), MSP_REPLAY_LAYERS (comma-separated
+Environment: MSP_REPLAY (a replay file, msp_pynq.hw.replay), MSP_REPLAY_LAYERS (comma-separated
 layer indices, default all), MSP_REPLAY_OUT (a JSON file for each layer's result and cycles)."""
 import json
 import logging
@@ -13,7 +13,7 @@ from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from msp_pynq.runtime import replay
-from msp_pynq.runtime.registers import (CTRL_SOFT_RESET, CTRL_START, ST_DONE, ST_ERR_CODE_SHIFT,
+from msp_pynq.engine.registers import (CTRL_SOFT_RESET, CTRL_START, ST_DONE, ST_ERR_CODE_SHIFT,
                                         ST_ERR_PACKET_SHIFT, ST_ERROR, Reg, describe_status)
 
 from tb_common import reset, start_clock

@@ -1,6 +1,6 @@
 """cocotb testbench of msp_regs (the AXI4-Lite register block) against docs/registers.md, through
 cocotbext-axi's AXI4-Lite master. Offsets, masks and the generics come from the Python side
-(msp_pynq.runtime.registers, the board profile), the same values the driver uses."""
+(msp_pynq.engine.registers, the board profile), the same values the driver uses."""
 import random
 
 import cocotb
@@ -8,8 +8,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from msp_pynq.boards.profiles import get_profile
-from msp_pynq.bundle.model import engine_fingerprint
-from msp_pynq.runtime.registers import DESCRIPTOR_MASKS, DESCRIPTOR_REGS, Reg
+from msp_pynq.engine.registers import DESCRIPTOR_MASKS, DESCRIPTOR_REGS, Reg
 
 from tb_common import reset, start_clock
 
@@ -46,9 +45,9 @@ class _Counter:
 async def identity_and_geometry(dut):
     m = await _setup(dut)
     p = get_profile("pynq-z2")
-    want = {Reg.ID: 0x4D535045, Reg.VERSION: 0x00010000, Reg.VECTOR_WIDTH: p.vector_width,
-            Reg.LUT_ROWS: p.lut_rows, Reg.DSP_ROWS: p.dsp_rows, Reg.ACT_BUF_KIB: p.act_buffer_kib, Reg.WGT_BUF_KIB: p.weight_buffer_kib,
-            Reg.FINGERPRINT: int(engine_fingerprint(p)[:8], 16), Reg.CLOCK_KHZ: int(p.clock_mhz * 1000)}
+    want = {Reg.ID: 0x4D535045, Reg.VERSION: 0x00010000, Reg.VECTOR_WIDTH: p.geometry.vector_width,
+            Reg.LUT_ROWS: p.geometry.lut_rows, Reg.DSP_ROWS: p.geometry.dsp_rows, Reg.ACT_BUF_KIB: p.geometry.act_buffer_kib, Reg.WGT_BUF_KIB: p.geometry.weight_buffer_kib,
+            Reg.FINGERPRINT: int(p.fingerprint[:8], 16), Reg.CLOCK_KHZ: int(p.clock_mhz * 1000)}
     for reg, value in want.items():
         assert await m.read_dword(reg) == value, reg.name
         await m.write_dword(reg, 0x12345678)                        # RO: writes ignored

@@ -13,8 +13,8 @@ import pytest
 
 from msp_pynq.boards.profiles import get_profile
 from msp_pynq.runtime import replay
-from msp_pynq.runtime.cycle_model import modelled_cycles
-from msp_pynq.runtime.registers import Op
+from msp_pynq.engine.cycles import modelled_cycles
+from msp_pynq.engine.registers import Op
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"

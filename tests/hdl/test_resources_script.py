@@ -24,24 +24,17 @@ def _script():
 
 def test_parse_stat_sums_cell_classes():
     hw = _script()
-    log = """
-=== msp_mac_array ===
-
-   Number of wires:                 10
-   Number of cells:                 99
-     CARRY4                         12
-     DSP48E1                         4
-     FDRE                           20
-     FDSE                            1
-     INV                             3
-     LUT2                           30
-     LUT6                           10
-     RAM32M                          2
-     RAMB18E1                        3
-     RAMB36E1                        1
-
-"""
-    cells = hw.parse_stat("Number of cells: 1\n     LUT1  5\n" + log)      # the last stat counts
+    cells = {"CARRY4": 12, "DSP48E1": 4, "FDRE": 20, "FDSE": 1, "INV": 3, "LUT2": 30, "LUT6": 10,
+             "RAM32M": 2, "RAMB18E1": 3, "RAMB36E1": 1}
+    stat = {"creator": "Yosys 0.23", "invocation": "stat -json ",        # as Yosys's stat -json writes it
+            "modules": {"\\msp_lut_row": {"num_cells": 5, "num_cells_by_type": {"LUT1": 5}},
+                        "\\msp_mac_array": {"num_cells": 99, "num_cells_by_type": cells}},
+            "design": {"num_cells": 99, "num_cells_by_type": cells}}
+    assert hw.parse_stat(json.dumps(stat)) == cells                       # the whole design counts
+    del stat["design"], stat["modules"]["\\msp_lut_row"]
+    assert hw.parse_stat(json.dumps(stat)) == cells                       # no top: its only module
+    with pytest.raises(ValueError):
+        hw.parse_stat("Number of cells: 99")
     s = hw.summarize(cells)
     assert (s["lut_logic"], s["lut_memory"], s["lut_inv"], s["lut"]) == (43, 8, 3, 51)   # INV is a LUT1
     assert (s["ff"], s["dsp"], s["bram36"], s["carry"]) == (21, 4, 2.5, 12)
@@ -52,8 +45,9 @@ def test_tiny_board_end_to_end(tmp_path):
     base = hw.board_spec("pynq-z2")
     vw, lut_rows, dsp_rows = 4, 2, 2
     # a device with 8 DSPs: the DSP-only array gets 8 / (VW/2) = 4 slots
-    spec = dataclasses.replace(base, vector_width=vw, lut_rows=lut_rows, dsp_rows=dsp_rows,
-                               device=dataclasses.replace(base.device, dsps=8))
+    geometry = dataclasses.replace(base.geometry, vector_width=vw, lut_rows=lut_rows, dsp_rows=dsp_rows)
+    spec = dataclasses.replace(base, profile=dataclasses.replace(
+        base.profile, geometry=geometry, device=dataclasses.replace(base.device, dsps=8)))
     lines = []
     board = hw.run_board(spec, "msp_mac_array", tmp_path / "runs", timeout_min=5, progress=lines.append)
     assert {"lut-probe", "dsp-probe", "mixed", "dsp-only"} <= set(board.runs), board.runs

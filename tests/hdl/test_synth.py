@@ -1,7 +1,8 @@
 """Yosys synth_xilinx on the RTL units: SP2 arithmetic in LUTs only, fixed-point products in DSP slices."""
-import re
+import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,14 @@ pytestmark = pytest.mark.skipif(shutil.which("yosys") is None,
 
 
 def synth_cells(top: str, family: str, *deps: str) -> dict:
+    """Cell counts by type of the synthesized design, from Yosys's ``stat -json``."""
     files = " ".join(str(RTL / f"{name}.v") for name in (top, *deps))
-    script = f"read_verilog {files}; synth_xilinx -flatten -top {top} -family {family}; stat"
-    out = subprocess.run(["yosys", "-p", script], capture_output=True, text=True,
-                         timeout=300, check=True).stdout
-    stats = out[out.rindex("Number of cells"):]
-    return {name: int(n) for name, n in re.findall(r"^\s+([A-Z]\w*)\s+(\d+)\s*$", stats, re.M)}
+    with tempfile.TemporaryDirectory() as tmp:
+        stat = Path(tmp) / "stat.json"
+        script = (f"read_verilog {files}; synth_xilinx -flatten -top {top} -family {family}; "
+                  f"tee -q -o {stat} stat -json")
+        subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, timeout=300, check=True)
+        return json.loads(stat.read_text())["design"]["num_cells_by_type"]
 
 
 @pytest.mark.parametrize("family", ["xc7", "xcup"])

@@ -1,11 +1,11 @@
 """The Vivado overlay build (hw_src/vivado) against the overlay manifests, the board profiles and
 the register map.
 
-No Vivado here: the Tcl is read by a small Tcl reader below (words, braces, ``$var`` and the
-``get_bd_*`` getters substituted with the board file's values), so every value compared is one
-the scripts would hand to Vivado. Where Python has Tcl (tkinter), the build script also runs
-through a real Tcl interpreter with Vivado's commands stubbed, which catches what reading cannot
-(a misspelt variable, a wrong argument count) and records the calls Vivado would receive.
+No Vivado here: the scripts run in Python's Tcl interpreter (tkinter) with Vivado's commands
+stubbed (STUBS below), and every command they run is recorded with its words substituted (procs'
+bodies included), so every value compared is one the scripts would hand to Vivado, and a misspelt
+variable or a wrong argument count fails the run. Tcl is required, not optional: where Python
+lacks tkinter, `make hdl-tools` installs it (Debian's python3-tk).
 """
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ import json
 import re
 import shutil
 import subprocess
+import tkinter
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from msp_pynq.boards.profiles import get_profile
-from msp_pynq.bundle.model import engine_fingerprint
-from msp_pynq.runtime.hwh import REGISTER_ACCESS
-from msp_pynq.runtime.manifest import DMA_VLNV
-from msp_pynq.runtime.registers import ENGINE_VLNV, WINDOW_BYTES, Reg
+from msp_pynq.emulation.hwh import REGISTER_ACCESS
+from msp_pynq.engine.registers import ENGINE_VLNV, WINDOW_BYTES, Reg
+from msp_pynq.runtime.overlays import DMA_VLNV
 
 ROOT = Path(__file__).resolve().parents[2]
 VIVADO = ROOT / "hw_src" / "vivado"
@@ -44,90 +44,79 @@ ENGINE_PORTS = {
 }
 
 
-# ---- a small Tcl reader ------------------------------------------------------------------------
-class Word(NamedTuple):
-    text: str
-    braced: bool          # {...}: no substitution
+# ---- Tcl, Vivado's commands stubbed -------------------------------------------------------------
+#: Records every command run under ::stub_run, procs' bodies included, its words substituted; a
+#: command Tcl does not know reaches ``unknown`` and is recorded under its own name.
+RECORDER = r"""
+set ::stub_calls {}
+proc ::stub_step {command op} {
+    if {[lindex $command 0] eq "::unknown"} { set command [lrange $command 1 end] }
+    lappend ::stub_calls $command
+}
+proc ::stub_run {path} { uplevel #0 [list source $path] }
+trace add execution ::stub_run enterstep ::stub_step
+"""
 
+#: Vivado's commands as the scripts use them: getters give their object (``[get_bd_pins x]`` is
+#: ``x``), properties set are read back, address assignments are kept for check_address, and any
+#: other command Tcl does not know returns its last word.
+STUBS = r"""
+array set ::props {}
+namespace eval ipx {}
+proc version {args} { return 2022.1 }
+proc set_property {args} {
+    if {[lindex $args 0] eq "-dict"} {
+        foreach {k v} [lindex $args 1] { set ::props([lindex $args 2],$k) $v }
+    } else {
+        set ::props([lindex $args 2],[lindex $args 0]) [lindex $args 1]
+    }
+}
+proc get_property {name object} {
+    if {[info exists ::props($object,$name)]} { return $::props($object,$name) }
+    switch -glob -- $name {
+        *ACT_*FREQMHZ { return $::fclk_mhz }
+        *DIVISOR0 { return $::fclk_divisor0 }
+        *DIVISOR1 { return $::fclk_divisor1 }
+        PROGRESS  { return 100% }
+        STATS.*   { return 0.25 }
+        DIRECTORY { return $::stub_run_dir }
+        OFFSET    { return $::stub_offset($object) }
+        RANGE     { return $::stub_range($object) }
+    }
+    return ""
+}
+proc assign_bd_address {args} {
+    set i [lsearch -exact $args -offset]
+    if {$i < 0} { return }
+    set segment [lindex $args [expr {[lsearch -exact $args -force] - 1}]]
+    set seg SEG_[lindex [split $segment /] 0]
+    set ::stub_offset($seg) [lindex $args [expr {$i + 1}]]
+    set ::stub_range($seg) [lindex $args [expr {[lsearch -exact $args -range] + 1}]]
+}
+proc get_bd_addr_segs {args} {
+    if {[regexp {NAME =~ SEG_(\S+?)_\*} $args -> instance]} { return [list SEG_$instance] }
+    return [lindex $args end]
+}
+proc get_param {args} { return {} }
+proc get_board_parts {args} { return [lindex $args end] }
+proc unknown {args} { return [lindex $args end] }
+foreach command {current_core get_user_parameters get_hdl_parameters get_bus_interfaces
+                 get_memory_maps get_address_blocks get_registers get_port_maps get_bus_parameters} {
+    proc ipx::$command {args} { return [lindex $args 0] }
+}
+foreach command {package_project remove_all_bus_interface remove_all_memory_map add_bus_interface
+                 add_port_map add_bus_parameter add_memory_map add_address_block add_register
+                 create_xgui_files update_checksums check_integrity save_core} {
+    proc ipx::$command {args} {}
+}
+"""
 
-_CLOSE = {"{": "}", "[": "]", '"': '"'}
-_NESTED = {"{": "", "[": '{"', '"': "["}      # groups that nest inside each kind of group
-
-
-def _skip_group(s: str, i: int) -> int:
-    """Index just past the {...}, [...] or "..." group that opens at ``s[i]``."""
-    opening, closing = s[i], _CLOSE[s[i]]
-    depth, i = 1, i + 1
-    while i < len(s):
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == closing:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        elif c == opening:
-            depth += 1
-        elif c in _NESTED[opening]:
-            i = _skip_group(s, i)
-            continue
-        i += 1
-    raise SyntaxError(f"unbalanced {opening}{closing} in Tcl: {s[:80]!r}...")
-
-
-def _bare_end(s: str, i: int) -> int:
-    while i < len(s) and s[i] not in " \t\r\n;":
-        if s.startswith("\\\n", i):
-            break
-        if s[i] == "\\":
-            i += 2
-        elif s[i] == "[":
-            i = _skip_group(s, i)
-        elif s.startswith("${", i):
-            i = s.index("}", i) + 1
-        else:
-            i += 1
-    return i
-
-
-def tcl_commands(script: str) -> "list[list[Word]]":
-    """The commands of a Tcl script, each a list of words (comments dropped)."""
-    out, i, n = [], 0, len(script)
-    while i < n:
-        if script[i] in " \t\r\n;":
-            i += 1
-        elif script.startswith("\\\n", i):
-            i += 2
-        elif script[i] == "#":
-            while i < n and script[i] != "\n":
-                i += 2 if script[i] == "\\" else 1
-        else:
-            words = []
-            while i < n and script[i] not in "\n;":
-                if script[i] in " \t\r":
-                    i += 1
-                elif script.startswith("\\\n", i):
-                    i += 2
-                elif script[i] == "{":
-                    j = _skip_group(script, i)
-                    words.append(Word(script[i + 1:j - 1], True))
-                    i = j
-                elif script[i] == '"':
-                    j = _skip_group(script, i)
-                    words.append(Word(script[i + 1:j - 1], False))
-                    i = j
-                else:
-                    j = _bare_end(script, i)
-                    words.append(Word(script[i:j], False))
-                    i = j
-            out.append(words)
-    return out
+_LISTS = tkinter.Tcl()            # splits Tcl lists
 
 
 def tcl_list(text: str) -> "list[str]":
-    """The elements of a Tcl list (newlines are plain white space in a list)."""
-    return [w.text for cmd in tcl_commands(text.replace("\n", " ")) for w in cmd]
+    """The elements of a Tcl list."""
+    return list(_LISTS.splitlist(text))
 
 
 def tcl_dict(text: str) -> dict:
@@ -136,70 +125,29 @@ def tcl_dict(text: str) -> dict:
     return dict(zip(items[::2], items[1::2]))
 
 
-_GETTERS = {"get_bd_cells", "get_bd_pins", "get_bd_intf_pins", "get_bd_addr_spaces", "get_bd_addr_segs"}
+class TclRun(NamedTuple):
+    calls: "list[list[str]]"          # every command run, in order, its words substituted
+    variables: "dict[str, str]"       # the global variables afterwards (arrays left out)
 
 
-def substitute(word: Word, variables: dict) -> str:
-    """The word after Tcl substitution: variables from ``variables`` (unknown ones stay as
-    written, so a comparison fails), ``[get_bd_* x]`` is ``x``, ``[lindex l i]`` is evaluated."""
-    if word.braced:
-        return word.text
-    s, out, i = word.text, [], 0
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            out.append(" " if s[i + 1] == "\n" else s[i + 1])
-            i += 2
-        elif c == "$":
-            m = re.match(r"\$(?:\{([^}]*)\}|([A-Za-z0-9_:]+))", s[i:])
-            if not m:
-                out.append(c)
-                i += 1
-                continue
-            out.append(str(variables.get(m.group(1) or m.group(2), m.group(0))))
-            i += m.end()
-        elif c == "[":
-            j = _skip_group(s, i)
-            out.append(_evaluate(s[i + 1:j - 1], variables))
-            i = j
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
+def run_tcl(path: Path, setup: str = "", **variables: str) -> TclRun:
+    """``source path`` in a fresh Tcl interpreter, after the script ``setup`` and setting the
+    global ``variables``."""
+    tcl = tkinter.Tcl()
+    tcl.eval(RECORDER)
+    tcl.eval(setup)
+    for name, value in variables.items():
+        tcl.call("set", f"::{name}", value)
+    tcl.call("::stub_run", str(path))
+    names = [n for n in tcl_list(tcl.eval("info globals")) if not n.startswith("stub_")]
+    return TclRun(calls=[tcl_list(c) for c in tcl_list(tcl.eval("set ::stub_calls"))],
+                  variables={n: tcl.eval(f"set ::{n}") for n in names
+                             if tcl.eval(f"info exists ::{n}") == "1" and tcl.eval(f"array exists ::{n}") == "0"})
 
 
-def _evaluate(script: str, variables: dict) -> str:
-    cmds = tcl_commands(script)
-    if len(cmds) == 1:
-        words = [substitute(w, variables) for w in cmds[0]]
-        if words[0] in _GETTERS:
-            return [w for w in words[1:] if not w.startswith("-")][-1]
-        if words[0] == "lindex" and len(words) == 3 and "$" not in words[1]:
-            return tcl_list(words[1])[int(words[2])]
-    return f"[{script}]"
-
-
-def walk(script: str):
-    """Every command of ``script``, including those in braced bodies (procs, ifs, loops)."""
-    for cmd in tcl_commands(script):
-        yield cmd
-        for word in cmd[1:]:
-            if word.braced and "\n" in word.text:
-                yield from walk(word.text)
-
-
-def top_level_sets(script: str, variables: "dict | None" = None) -> dict:
-    """``set name value`` at the top level of a script, values substituted."""
-    variables = dict(variables or {})
-    for cmd in tcl_commands(script):
-        if cmd[0].text == "set" and len(cmd) == 3:
-            variables[cmd[1].text] = substitute(cmd[2], variables)
-    return variables
-
-
-def calls(script: str, name: str, variables: dict) -> "list[list[str]]":
-    """Every call of command ``name`` in ``script``, its words substituted with ``variables``."""
-    return [[substitute(w, variables) for w in cmd] for cmd in walk(script) if cmd[0].text == name]
+def calls(run: TclRun, name: str) -> "list[list[str]]":
+    """Every call of command ``name`` in the run, its words substituted."""
+    return [words for words in run.calls if words and words[0] == name]
 
 
 def options(words: "list[str]") -> "tuple[dict, list[str]]":
@@ -221,15 +169,49 @@ def manifest(board: str) -> dict:
 
 
 def board_vars(board: str) -> dict:
-    return top_level_sets((VIVADO / "boards" / f"{board}.tcl").read_text(encoding="utf-8"))
-
-
-def build_script() -> str:
-    return BUILD.read_text(encoding="utf-8")
+    return run_tcl(VIVADO / "boards" / f"{board}.tcl").variables
 
 
 def package_vars() -> dict:
-    return top_level_sets(PACKAGE.read_text(encoding="utf-8"))
+    return run_tcl(PACKAGE, "set msp_package_ip_library_only 1").variables
+
+
+class Build(NamedTuple):
+    run: TclRun
+    repo: Path                        # the copy of the repository's layout it ran in
+
+
+def run_build(board: str, tmp: Path) -> Build:
+    """build_overlay.tcl for ``board`` run by Tcl, Vivado's commands stubbed, in a copy of the
+    repository's layout (hw_src/vivado, a stand-in msp_engine.v, overlays/<board>) with the
+    files Vivado would leave in the project."""
+    repo = tmp.resolve() / "repo"
+    shutil.copytree(VIVADO, repo / "hw_src" / "vivado")
+    (repo / "hw_src" / "rtl").mkdir(parents=True)
+    (repo / "hw_src" / "rtl" / "msp_engine.v").write_text("// stand-in\n")
+    shutil.copytree(ROOT / "overlays" / board, repo / "overlays" / board)
+    project = repo / "build" / "vivado" / board / "project"          # what Vivado would leave there
+    run_dir = project / "msp_overlay.runs" / "impl_1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "msp_overlay_wrapper.bit").write_bytes(b"bit")
+    handoff = project / "msp_overlay.gen" / "sources_1" / "bd" / "msp_overlay" / "hw_handoff"
+    handoff.mkdir(parents=True)
+    (handoff / "msp_overlay.hwh").write_text("<hwh/>")
+    run = run_tcl(repo / "hw_src" / "vivado" / "build_overlay.tcl", STUBS,
+                  stub_run_dir=str(run_dir), argv=f"{board} 2")
+    return Build(run, repo)
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """``build(board)``: :func:`run_build` of ``board``, once per module."""
+    done = {}
+
+    def get(board: str) -> Build:
+        if board not in done:
+            done[board] = run_build(board, tmp_path_factory.mktemp(f"build-{board}"))
+        return done[board]
+    return get
 
 
 def ip_of(m: dict, vlnv: str) -> "tuple[str, dict]":
@@ -286,17 +268,21 @@ def verilog_header(path: Path, module: str) -> "tuple[list[str], list[str]]":
 
 
 # ---- the board files: generated from, and equal to, the manifests -----------------------------
-def test_tcl_reader_reads_what_tcl_reads():
-    script = 'set a {x {y z}}; set b "p $a q" ;# note\n# comment\nfoo [get_bd_pins $a/c] \\\n  -o {1 2}\n'
-    cmds = tcl_commands(script)
-    assert [[w.text for w in c] for c in cmds] == [
-        ["set", "a", "x {y z}"], ["set", "b", "p $a q"], ["foo", "[get_bd_pins $a/c]", "-o", "1 2"]]
-    v = top_level_sets(script)
-    assert v["b"] == "p x {y z} q" and tcl_list(v["a"]) == ["x", "y z"]
-    assert calls(script, "foo", {"a": "cell"}) == [["foo", "cell/c", "-o", "1 2"]]
-    assert substitute(Word("[lindex $s 1]", False), {"s": "{a b} c"}) == "c"
-    with pytest.raises(SyntaxError):
-        tcl_commands("set a {b")
+def test_tcl_runs_record_every_command_substituted(tmp_path):
+    script = tmp_path / "script.tcl"
+    script.write_text('set a {x {y z}}; set b "p $a q" ;# note\n# comment\nset cell c0\n'
+                      'foo [get_bd_pins $cell/c] \\\n  -o {1 2}\nproc p {v} { bar $v [lindex $v 1] }\np $b\n')
+    run = run_tcl(script, STUBS)
+    assert run.variables["b"] == "p x {y z} q" and tcl_list(run.variables["a"]) == ["x", "y z"]
+    assert calls(run, "foo") == [["foo", "c0/c", "-o", "1 2"]]            # a Vivado getter gives its object
+    assert calls(run, "bar") == [["bar", "p x {y z} q", "x"]]            # in a proc's body
+    assert tcl_dict("k {v w}\n  l m") == {"k": "v w", "l": "m"}
+    script.write_text("set a {b")
+    with pytest.raises(tkinter.TclError):
+        run_tcl(script)
+    script.write_text("foo $no_such_variable")                         # what reading the Tcl would miss
+    with pytest.raises(tkinter.TclError, match="no_such_variable"):
+        run_tcl(script, STUBS)
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -340,9 +326,9 @@ def test_engine_generics_are_the_manifest_and_the_board_profile(board):
     params = ip_of(m, ENGINE_VLNV)[1]["parameters"]
     assert generics == {k: int(x, 0) for k, x in params.items() if k not in ENGINE_FIXED}
     assert generics == {
-        "VECTOR_WIDTH": p.vector_width, "LUT_ROWS": p.lut_rows, "DSP_ROWS": p.dsp_rows,
-        "ACT_BUF_KIB": p.act_buffer_kib, "WGT_BUF_KIB": p.weight_buffer_kib,
-        "FINGERPRINT": int(engine_fingerprint(p)[:8], 16), "CLOCK_KHZ": round(p.clock_mhz * 1000)}
+        "VECTOR_WIDTH": p.geometry.vector_width, "LUT_ROWS": p.geometry.lut_rows, "DSP_ROWS": p.geometry.dsp_rows,
+        "ACT_BUF_KIB": p.geometry.act_buffer_kib, "WGT_BUF_KIB": p.geometry.weight_buffer_kib,
+        "FINGERPRINT": int(p.fingerprint[:8], 16), "CLOCK_KHZ": round(p.clock_mhz * 1000)}
     assert float(v["fclk_mhz"]) == p.clock_mhz
     assert list(generics) == list(tcl_dict(package_vars()["msp_engine_generics"]))   # packaged as generics
     if ENGINE_RTL.exists():
@@ -353,10 +339,10 @@ def test_engine_generics_are_the_manifest_and_the_board_profile(board):
 
 # ---- the build script: addresses, configuration, connections ---------------------------------
 @pytest.mark.parametrize("board", BOARDS)
-def test_addresses_are_the_manifest(board):
-    m, v = manifest(board), board_vars(board)
+def test_addresses_are_the_manifest(board, build):
+    m = manifest(board)
     assigned = {}
-    for words in calls(build_script(), "assign_bd_address", v):
+    for words in calls(build(board).run, "assign_bd_address"):
         opts, rest = options(words)
         if "-offset" in opts:
             (segment,) = [w for w in rest if w != "-force"]
@@ -388,35 +374,38 @@ def test_engine_window_is_the_register_window():
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_build_sets_and_then_checks_the_manifest_configuration(board):
-    v = board_vars(board)
-    script = build_script()
-    created = {words[-1]: options(words)[0]["-vlnv"] for words in calls(script, "create_bd_cell", v)}
+def test_build_sets_and_then_checks_the_manifest_configuration(board, build):
+    v, run = board_vars(board), build(board).run
+    created = {words[-1]: options(words)[0]["-vlnv"] for words in calls(run, "create_bd_cell")}
     m = manifest(board)
     for name, ip in m["ip"].items():
         assert created[name] == ip["vlnv"]
     assert created[m["processing_system"]["instance"]] == m["processing_system"]["vlnv"]
     # Vivado fails the build unless every parameter kept the manifest's value (check_config).
-    checked = {words[1]: words[2] for words in calls(script, "check_config", v)}
+    checked = {words[1]: words[2] for words in calls(run, "check_config")}
     assert tcl_dict(checked[v["dma_instance"]]) == ip_of(m, DMA_VLNV)[1]["parameters"]
-    assert checked[v["engine_instance"]] == "[engine_config $engine_generics]"
-    configured = {words[1] for words in calls(script, "set_config", v) if len(words) == 3}
-    assert {v["dma_instance"], v["engine_instance"]} <= configured
+    configured = {}
+    for words in calls(run, "set_config"):
+        if len(words) == 3:
+            configured.setdefault(words[1], {}).update(tcl_dict(words[2]))
+    assert {v["dma_instance"], v["engine_instance"]} <= set(configured)
+    # the engine is checked against the configuration it was given (engine_config of its generics)
+    engine = tcl_dict(checked[v["engine_instance"]])
+    assert engine == configured[v["engine_instance"]]
+    assert {k: int(x, 0) for k, x in engine.items()} == {
+        k: int(x, 0) for k, x in ip_of(m, ENGINE_VLNV)[1]["parameters"].items() if k not in ENGINE_FIXED}
     checked_addresses = {words[2]: (int(words[3], 16), int(words[4], 16))
-                         for words in calls(script, "check_address", v)}
+                         for words in calls(run, "check_address")}
     assert checked_addresses == {name: (int(ip["base_address"], 16), int(ip["range"], 16))
                                  for name, ip in m["ip"].items()}
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_streams_are_the_manifest(board):
+def test_streams_are_the_manifest(board, build):
     v = board_vars(board)
-    (loop,) = [cmd for cmd in walk(build_script())
-               if cmd[0].text == "foreach" and cmd[2].text == "$streams"]
-    connected = []
-    for stream in tcl_list(v["streams"]):
-        connected += [tuple(words[1:]) for words in
-                      calls(loop[3].text, "connect_bd_intf_net", {**v, loop[1].text: stream})]
+    ends = {v["dma_instance"], v["engine_instance"]}       # stream ends: neither the PS nor an interconnect
+    connected = [tuple(words[1:]) for words in calls(build(board).run, "connect_bd_intf_net")
+                 if {end.split("/")[0] for end in words[1:]} <= ends]
     assert connected == [(s["from"], s["to"]) for s in manifest(board)["streams"]]
     interfaces = package_interfaces()
     for a, b in connected:             # the engine's end is a stream interface it declares
@@ -428,11 +417,11 @@ def test_streams_are_the_manifest(board):
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_control_and_memory_paths(board):
+def test_control_and_memory_paths(board, build):
     """PS control master -> interconnect -> both register windows; DMA masters -> interconnect ->
     PS data slave; the PS ports and fabric clock are ones the script knows how to configure."""
-    v, script = board_vars(board), build_script()
-    edges = [tuple(words[1:]) for words in calls(script, "connect_bd_intf_net", v) if len(words) == 3]
+    v, run = board_vars(board), build(board).run
+    edges = [tuple(words[1:]) for words in calls(run, "connect_bd_intf_net") if len(words) == 3]
     hub = {}                           # interconnect cell -> pins of other cells on it
     for a, b in edges:
         for x, y in ((a, b), (b, a)):
@@ -445,7 +434,7 @@ def test_control_and_memory_paths(board):
     (mem,) = [h for h, pins in hub.items() if f"{ps}/{v['ps_data_slave']}" in pins]
     assert hub[mem] == {f"{ps}/{v['ps_data_slave']}", f"{v['dma_instance']}/M_AXI_MM2S",
                         f"{v['dma_instance']}/M_AXI_S2MM"}
-    tables = top_level_sets(script)
+    tables = run.variables
     ports = tcl_dict(tcl_dict(tables["ps_ports"])[v["arch"]])
     assert v["ps_control_master"] in ports and v["ps_data_slave"] in ports
     family = tcl_dict(tcl_dict(tables["ps_family"])[v["arch"]])
@@ -454,10 +443,9 @@ def test_control_and_memory_paths(board):
 
 
 @pytest.mark.parametrize("board", BOARDS)
-def test_no_interrupt_is_wired(board):
+def test_no_interrupt_is_wired(board, build):
     assert manifest(board)["interrupts"] == {}
-    v = board_vars(board)
-    wired = " ".join(" ".join(words) for words in calls(build_script(), "connect_bd_net", v))
+    wired = " ".join(" ".join(words) for words in calls(build(board).run, "connect_bd_net"))
     assert not re.search(r"/irq\b|introut|IRQ_F2P|pl_ps_irq", wired), wired
 
 
@@ -480,12 +468,15 @@ def test_every_engine_port_is_mapped_to_a_declared_interface():
         assert set(ports) == ENGINE_PORTS, f"msp_engine.v ports: {sorted(set(ports) ^ ENGINE_PORTS)}"
 
 
-def test_outputs_are_the_manifest_files():
-    v = top_level_sets(build_script())
+@pytest.mark.parametrize("board", BOARDS)
+def test_outputs_are_the_manifest_files(board, build):
+    b, m = build(board), manifest(board)
+    v = b.run.variables
     assert v["bd_name"] != "msp_engine"            # the block design's module would clash with the engine's
-    copies = [words for words in calls(build_script(), "file", {}) if words[1] == "copy"]
-    assert [w[-1] for w in copies] == ["[file join $out_dir $bitstream_file]", "[file join $out_dir $hwh_file]"]
-    assert v["out_dir"] == "[file join $repo_dir overlays $board]"
+    out = b.repo / "overlays" / board
+    copies = [words for words in calls(b.run, "file") if words[1] == "copy"]
+    assert [w[-1] for w in copies] == [str(out / m["files"]["bitstream"]), str(out / m["files"]["hwh"])]
+    assert v["out_dir"] == str(out)
 
 
 # ---- the Makefile -----------------------------------------------------------------------------
@@ -506,95 +497,13 @@ def test_make_overlay_runs_vivado_and_fails_clearly_without_it():
 
 
 # ---- the build script run by Tcl, Vivado's commands stubbed -----------------------------------
-STUBS = r"""
-set ::calls {}
-array set ::props {}
-namespace eval ipx {}
-proc record {args} { lappend ::calls $args }
-proc version {args} { return 2022.1 }
-proc set_property {args} {
-    record set_property {*}$args
-    if {[lindex $args 0] eq "-dict"} {
-        foreach {k v} [lindex $args 1] { set ::props([lindex $args 2],$k) $v }
-    } else {
-        set ::props([lindex $args 2],[lindex $args 0]) [lindex $args 1]
-    }
-}
-proc get_property {name object} {
-    if {[info exists ::props($object,$name)]} { return $::props($object,$name) }
-    switch -glob -- $name {
-        *ACT_*FREQMHZ { return $::fclk_mhz }
-        *DIVISOR0 { return $::fclk_divisor0 }
-        *DIVISOR1 { return $::fclk_divisor1 }
-        PROGRESS  { return 100% }
-        STATS.*   { return 0.25 }
-        DIRECTORY { return $::stub_run_dir }
-        OFFSET    { return $::stub_offset($object) }
-        RANGE     { return $::stub_range($object) }
-    }
-    return ""
-}
-proc assign_bd_address {args} {
-    record assign_bd_address {*}$args
-    set i [lsearch -exact $args -offset]
-    if {$i < 0} { return }
-    set segment [lindex $args [expr {[lsearch -exact $args -force] - 1}]]
-    set seg SEG_[lindex [split $segment /] 0]
-    set ::stub_offset($seg) [lindex $args [expr {$i + 1}]]
-    set ::stub_range($seg) [lindex $args [expr {[lsearch -exact $args -range] + 1}]]
-}
-proc get_bd_addr_segs {args} {
-    if {[regexp {NAME =~ SEG_(\S+?)_\*} $args -> instance]} { return [list SEG_$instance] }
-    return [lindex $args end]
-}
-proc get_param {args} { return {} }
-proc get_board_parts {args} { return [lindex $args end] }
-proc unknown {args} { record {*}$args; return [lindex $args end] }
-foreach command {current_core get_user_parameters get_hdl_parameters get_bus_interfaces
-                 get_memory_maps get_address_blocks get_registers get_port_maps get_bus_parameters} {
-    proc ipx::$command {args} { return [lindex $args 0] }
-}
-foreach command {package_project remove_all_bus_interface remove_all_memory_map add_bus_interface
-                 add_port_map add_bus_parameter add_memory_map add_address_block add_register
-                 create_xgui_files update_checksums check_integrity save_core} {
-    proc ipx::$command {args} [list record ipx::$command {*}{$args}]
-}
-"""
-
-
-def _tcl():
-    tkinter = pytest.importorskip("tkinter", reason="Python without Tcl (tkinter)")
-    try:
-        return tkinter.Tcl()
-    except tkinter.TclError as exc:
-        pytest.skip(f"no Tcl interpreter: {exc}")
-
-
 @pytest.mark.parametrize("board", BOARDS)
-def test_build_script_runs_with_vivado_stubbed(board, tmp_path):
+def test_build_script_runs_with_vivado_stubbed(board, build):
     """The whole script, as Tcl runs it, in a copy of the repository's layout: the calls Vivado
     would get carry the manifest's addresses, parameters and streams, and the outputs land as
     overlays/<board>/<manifest files>."""
-    repo = tmp_path / "repo"
-    shutil.copytree(VIVADO, repo / "hw_src" / "vivado")
-    (repo / "hw_src" / "rtl").mkdir(parents=True)
-    (repo / "hw_src" / "rtl" / "msp_engine.v").write_text("// stand-in\n")
-    shutil.copytree(ROOT / "overlays" / board, repo / "overlays" / board)
-    project = repo / "build" / "vivado" / board / "project"          # what Vivado would leave there
-    run_dir = project / "msp_overlay.runs" / "impl_1"
-    run_dir.mkdir(parents=True)
-    (run_dir / "msp_overlay_wrapper.bit").write_bytes(b"bit")
-    handoff = project / "msp_overlay.gen" / "sources_1" / "bd" / "msp_overlay" / "hw_handoff"
-    handoff.mkdir(parents=True)
-    (handoff / "msp_overlay.hwh").write_text("<hwh/>")
-
-    tcl = _tcl()
-    tcl.eval(STUBS)
-    tcl.eval(f"set ::stub_run_dir {{{run_dir}}}")
-    tcl.eval(f"set argv {{{board} 2}}")
-    tcl.eval(f"source {{{repo / 'hw_src' / 'vivado' / 'build_overlay.tcl'}}}")
-    recorded = [tcl_list(c) for c in tcl_list(tcl.eval("set ::calls"))]
-
+    b = build(board)
+    recorded = b.run.calls
     m = manifest(board)
     ps = m["processing_system"]["instance"]
     assigned = {c[-2]: (int(c[2], 16), int(c[4], 16), c[6]) for c in recorded
@@ -616,6 +525,6 @@ def test_build_script_runs_with_vivado_stubbed(board, tmp_path):
                and {x.split("/")[0] for x in c[1:]} == {dma_name, engine_name}]
     assert streams == [(s["from"], s["to"]) for s in m["streams"]]
     assert [c[2] for c in recorded if c[0] == "create_project"] == ["msp_engine_package", "msp_overlay"]
-    out = repo / "overlays" / board
+    out = b.repo / "overlays" / board
     assert (out / m["files"]["bitstream"]).read_bytes() == b"bit"
     assert (out / m["files"]["hwh"]).read_text() == "<hwh/>"

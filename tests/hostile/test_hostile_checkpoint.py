@@ -7,9 +7,7 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import struct
-import zipfile
 import zlib
 
 import numpy as np

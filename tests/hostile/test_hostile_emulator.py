@@ -1,6 +1,6 @@
 """The emulator takes only layers the engine can be given: sizes past the engine's descriptor
 fields are refused when the layer is built (a LayerError naming it), instead of running for
-minutes; the limits are the runtime's own (msp_pynq.runtime.registers), not a copy."""
+minutes; the limits are the runtime's own (msp_pynq.engine.registers), not a copy."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msp_pynq.emulator import Conv2d, GlobalAvgPool, Linear, MaxPool2d, Network
-from msp_pynq.emulator.layers import engine_limits
+from msp_pynq.engine.limits import engine_limits
 from msp_pynq.errors import LayerError
 from msp_pynq.numerics import U8
-from msp_pynq.runtime.registers import Descriptor, Op
+from msp_pynq.engine.registers import Descriptor, Op
 
 from .bounded import assert_own_error, run_bounded
 

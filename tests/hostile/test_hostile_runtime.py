@@ -29,8 +29,8 @@ from msp_pynq.camera import PanSource, Pipeline
 from msp_pynq.errors import MSPError
 from msp_pynq.runtime import OverlayMismatch, Runtime, RuntimeBusy
 from msp_pynq.runtime import dma as dmaops
-from msp_pynq.runtime.manifest import load_manifest
-from msp_pynq.runtime.recorder import Recorder
+from msp_pynq.runtime.overlays import load_manifest
+from msp_pynq.emulation.recorder import Recorder
 from .bounded import assert_own_error, run_bounded
 from runtime.runtime_helpers import images, pool_fc_network, tiny_network, write_bundle
 
@@ -531,12 +531,12 @@ def test_a_huge_or_special_manifest_is_refused_without_reading_it(tmp_path):
     with open(target, "wb") as fh:                            # sparse: 8 GiB declared, nothing stored
         fh.truncate(8 << 30)
     result = run_bounded(f"load_manifest('pynq-z2', {str(folder)!r})",
-                         "from msp_pynq.runtime.manifest import load_manifest", mem_mib=64, cpu_s=20)
+                         "from msp_pynq.runtime.overlays import load_manifest", mem_mib=64, cpu_s=20)
     assert_own_error(result, "manifest.json", "bytes, more than the 1,048,576 allowed")
     target.unlink()
     os.mkfifo(target)
     result = run_bounded(f"load_manifest('pynq-z2', {str(folder)!r})",
-                         "from msp_pynq.runtime.manifest import load_manifest", mem_mib=64, cpu_s=20)
+                         "from msp_pynq.runtime.overlays import load_manifest", mem_mib=64, cpu_s=20)
     assert_own_error(result, "manifest.json", "is a FIFO, not a regular file")
 
 
@@ -589,7 +589,7 @@ def test_a_huge_recorder_file_is_refused_before_it_is_read(tmp_path):
         Recorder.load(path, max_bytes=10)
     with open(path, "ab") as fh:
         fh.truncate(8 << 30)
-    result = run_bounded(f"Recorder.load({str(path)!r})", "from msp_pynq.runtime.recorder import Recorder",
+    result = run_bounded(f"Recorder.load({str(path)!r})", "from msp_pynq.emulation.recorder import Recorder",
                          mem_mib=64, cpu_s=20)
     assert_own_error(result, "rec.jsonl", "more than the 268,435,456 allowed")
     with pytest.raises(MSPError, match="is a folder, not a regular file"):

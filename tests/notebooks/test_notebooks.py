@@ -17,7 +17,7 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-from msp_pynq.notebook import execute_notebook  # noqa: E402  (after the skips)
+from msp_pynq.jupyter import execute_notebook  # noqa: E402  (after the skips)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -66,7 +66,7 @@ def test_committed_without_outputs(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(not c.outputs and c.execution_count is None for c in code), \
         f"{path.name}: clear the outputs before committing"
-    assert "msp_pynq.notebook import" in code[0].source     # where() / open_runtime() comes first
+    assert "msp_pynq.jupyter import" in code[0].source     # where() / open_runtime() comes first
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

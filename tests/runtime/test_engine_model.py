@@ -18,8 +18,8 @@ from msp_pynq.numerics.activations import S8, U4, U5, U8
 from msp_pynq.numerics.packing import pack_rows
 from msp_pynq.runtime import EngineError
 from msp_pynq.runtime import dma as dmaops
-from msp_pynq.runtime.engine_model import modelled_cycles
-from msp_pynq.runtime.registers import (CTRL_IRQ_ENABLE, CTRL_START, IRQ_DONE, IRQ_ERROR, ST_DONE, ST_ERROR,
+from msp_pynq.emulation.engine import modelled_cycles
+from msp_pynq.engine.registers import (CTRL_IRQ_ENABLE, CTRL_START, IRQ_DONE, IRQ_ERROR, ST_DONE, ST_ERROR,
                                         Descriptor, ErrorCode, Op, Reg, encode_act)
 
 from .runtime_helpers import random_weights
@@ -144,7 +144,7 @@ def test_add_max_pool_and_global_avg_pool_match_the_reference(rig):
 
 
 def test_cycle_model_of_one_conv_by_hand(rig):
-    from msp_pynq.runtime.cycle_model import START_CYCLES, TAIL_CYCLES, writes
+    from msp_pynq.engine.cycles import START_CYCLES, TAIL_CYCLES, writes
     p = rig.rt.profile                                  # pynq-z2: VW 16, 41 LUT units, 24 DSP slots
     desc = Descriptor(op=Op.CONV2D, batch=2, in_h=8, in_w=8, in_c=4, out_c=10, kernel=(3, 3), stride=(1, 1),
                       padding=(1, 1, 1, 1), in_type=8, out_type=4, rows_sp2=6, rows_fixed4=3, rows_fixed8=1)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pynq
 import pytest
 
-from msp_pynq.notebook import find_file
+from msp_pynq.jupyter import find_file
 from msp_pynq.runtime import BoardNotFound, OverlayMismatch, Runtime
-from msp_pynq.runtime.manifest import (install_data_dirs, load_manifest, missing_overlay_reason,
+from msp_pynq.runtime.overlays import (install_data_dirs, load_manifest, missing_overlay_reason,
                                        overlay_search_path)
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,11 +12,11 @@ import pynq
 import pytest
 
 from msp_pynq.boards.profiles import PROFILES
-from msp_pynq.runtime.buffers import EngineBuffers
-from msp_pynq.bundle.model import engine_fingerprint
-from msp_pynq.runtime import EmulatedDevice, OverlayMismatch
-from msp_pynq.runtime.manifest import check_ip_dict, load_manifest
-from msp_pynq.runtime.registers import (DESCRIPTOR_REGS, ENGINE_ID, ENGINE_VLNV, Descriptor, ErrorCode,
+from msp_pynq.engine.geometry import EngineGeometry
+from msp_pynq.emulation import EmulatedDevice
+from msp_pynq.runtime import OverlayMismatch
+from msp_pynq.runtime.overlays import check_ip_dict, load_manifest
+from msp_pynq.engine.registers import (DESCRIPTOR_REGS, ENGINE_ID, ENGINE_VLNV, Descriptor, ErrorCode,
                                         Op, Reg, decode_act, encode_act, pack_row_params,
                                         unpack_row_params, weight_nbytes)
 
@@ -79,7 +79,7 @@ def test_packet_sizes_per_op():
     assert conv.out_hw == (5, 5) and conv.output_nbytes == 2 * 25 * 6
     add = Descriptor(op=Op.ADD, batch=2, in_h=4, in_w=4, in_c=8, in_type=4, in_b_type=0x88, out_type=4)
     assert add.packet_sizes() == [("input a", 256), ("input b", 256)] and add.output_nbytes == 256
-    buffers = EngineBuffers(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=64)
+    buffers = EngineGeometry(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=64)
     assert buffers.image_words(add) == 256 // 16              # input a of every image is held, dense
     gap = Descriptor(op=Op.GLOBAL_AVG_POOL, batch=3, in_h=4, in_w=4, in_c=8, in_type=4, out_type=8)
     assert gap.output_nbytes == 24 and buffers.image_words(gap) == 16   # one word per pixel (8 of 16 bytes)
@@ -96,9 +96,9 @@ def test_manifest_matches_the_board_profile(board):
     assert m.engine.vlnv == ENGINE_VLNV and m.engine.range == 0x1000
     g = m.engine.parameters
     assert (int(g["VECTOR_WIDTH"]), int(g["LUT_ROWS"]), int(g["DSP_ROWS"]), int(g["ACT_BUF_KIB"]),
-            int(g["WGT_BUF_KIB"])) == (p.vector_width, p.lut_rows, p.dsp_rows, p.act_buffer_kib,
-                                       p.weight_buffer_kib)
-    assert int(g["FINGERPRINT"], 16) == int(engine_fingerprint(p)[:8], 16)
+            int(g["WGT_BUF_KIB"])) == (p.geometry.vector_width, p.geometry.lut_rows, p.geometry.dsp_rows, p.geometry.act_buffer_kib,
+                                       p.geometry.weight_buffer_kib)
+    assert int(g["FINGERPRINT"], 16) == int(p.fingerprint[:8], 16)
     assert int(g["CLOCK_KHZ"]) == p.clock_mhz * 1000 and int(g["VERSION"], 16) == 0x00010000
     dma = m.dma.parameters
     assert (dma["c_include_sg"], dma["c_sg_length_width"], dma["c_m_axi_mm2s_data_width"],

@@ -15,11 +15,12 @@ from msp_pynq.bundle.container import BundleError, read_container
 from msp_pynq.bundle.model import load_bundle
 from msp_pynq.emulator import Conv2d, GlobalAvgPool, Linear, Network, reference
 from msp_pynq.numerics.activations import U4, U8
-from msp_pynq.runtime import (BoardNotFound, DmaError, DmaTimeout, EmulatedDevice, EngineError, EngineTimeout,
+from msp_pynq.emulation import EmulatedDevice
+from msp_pynq.runtime import (BoardNotFound, DmaError, DmaTimeout, EngineError, EngineTimeout,
                               IncompatibleEngine, Runtime)
-from msp_pynq.runtime.engine_model import EngineModel
-from msp_pynq.runtime.recorder import Recorder
-from msp_pynq.runtime.registers import ENGINE_VLNV
+from msp_pynq.emulation.engine import EngineModel
+from msp_pynq.emulation.recorder import Recorder
+from msp_pynq.engine.registers import ENGINE_VLNV
 
 from .runtime_helpers import images, random_weights, write_bundle
 
@@ -277,7 +278,6 @@ def test_runs_without_a_bundle_or_with_bad_images_are_refused(runtime, tiny_bund
 
 
 def test_layers_larger_than_the_weight_banks_run_in_row_tiles(runtime, tmp_path):
-    from msp_pynq.runtime.buffers import EngineBuffers
     from .runtime_helpers import wide_network
     for board, tiled in (("pynq-z2", True), ("zcu104", False)):
         path = write_bundle(tmp_path / f"wide.{board}.mspb", wide_network(), board, (6, 6, 64))
@@ -286,7 +286,7 @@ def test_layers_larger_than_the_weight_banks_run_in_row_tiles(runtime, tmp_path)
         x = images(5, (6, 6, 64), seed=4)
         assert np.array_equal(rt.run(x), load_bundle(path).logits(x))          # bit for bit
         names = [layer["name"] for layer in rt.report()["last_run"]["layers"]]
-        buffers = EngineBuffers.of(rt.info)
+        buffers = rt.info.geometry
         assert all(buffers.overflow(job.descriptor.with_batch(1)) is None for job in rt.program.jobs)
         if tiled:
             assert names[0].startswith("conv[rows 0:") and len(names) > 3
@@ -296,29 +296,28 @@ def test_layers_larger_than_the_weight_banks_run_in_row_tiles(runtime, tmp_path)
 
 
 def test_row_tiles_cover_every_row_once_and_a_row_too_large_is_refused(tmp_path):
-    from msp_pynq.runtime.buffers import EngineBuffers
-    from msp_pynq.runtime.program import build_program, split_rows
+    from msp_pynq.engine.geometry import EngineGeometry
+    from msp_pynq.engine.planning import plan_jobs, split_rows
     from .runtime_helpers import wide_network
     path = write_bundle(tmp_path / "wide.mspb", wide_network(), "pynq-z2", (6, 6, 64))
-    job = build_program(*read_container(path)).jobs[0]
-    small = EngineBuffers(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=37)
+    job = plan_jobs(*read_container(path)).jobs[0]
+    small = EngineGeometry(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=37)
     assert small.bank_words == 72 and small.steps(job.descriptor) == 36     # two passes per tile
     tiles = split_rows(job, small)
     assert len(tiles) > 3 and all(small.passes(t.descriptor) <= 2 for t in tiles)
     assert all(small.overflow(t.descriptor.with_batch(1)) is None for t in tiles)
     assert sorted(np.concatenate([t.row_order for t in tiles]).tolist()) == list(range(400))
     assert b"".join(t.weights.tobytes() for t in tiles) == job.weights.tobytes()
-    planned = [j for j in build_program(*read_container(path), buffers=small).jobs if j.output == "conv"]
+    planned = [j for j in plan_jobs(*read_container(path), buffers=small).jobs if j.output == "conv"]
     assert [j.tile for j in planned] == [(i, len(tiles)) for i in range(len(tiles))]
     assert all(j.full_out_shape == (6, 6, 400) for j in planned)
-    tiny = EngineBuffers(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=8)
+    tiny = EngineGeometry(vector_width=16, lut_rows=41, dsp_rows=24, act_buffer_kib=128, weight_buffer_kib=8)
     with pytest.raises(BundleError, match="layer 'conv': one row needs 36 words of each weight bank "
                                           r"\(passes x steps\); a bank holds 15"):
         split_rows(job, tiny)
 
 
 def test_images_larger_than_the_activation_buffer_run_in_band_tiles(runtime, tmp_path):
-    from msp_pynq.runtime.buffers import EngineBuffers
     from .runtime_helpers import tall_network
     net = tall_network()
     for board, banded in (("pynq-z2", True), ("zcu104", False)):
@@ -330,5 +329,5 @@ def test_images_larger_than_the_activation_buffer_run_in_band_tiles(runtime, tmp
         names = [layer["name"] for layer in rt.report()["last_run"]["layers"]]
         bands = {n.split("[")[0] for n in names if "[out rows" in n}
         assert bands == ({"conv1", "pool1", "add1", "pool2"} if banded else set())
-        buffers = EngineBuffers.of(rt.info)
+        buffers = rt.info.geometry
         assert all(buffers.image_words(j.descriptor.with_batch(1)) <= buffers.act_words for j in rt.program.jobs)

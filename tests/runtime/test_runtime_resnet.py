@@ -88,7 +88,7 @@ def test_cli_run_defaults_to_the_shipped_sample_photos(resnet_bundles, capsys):
 def test_bench_takes_the_emulator_out_of_the_host_overhead(resnet_bundles, tmp_path, capsys):
     pytest.importorskip("threadpoolctl")
     from msp_pynq.cli import main
-    from msp_pynq.runtime.bench import bench_bundle
+    from msp_pynq.perf.runtime_bench import bench_bundle
     row = bench_bundle(resnet_bundles["zcu104"], batch=2, seconds=0.0)
     s = row["stages_ms"]
     assert row["board"] == "zcu104" and row["images"] == 6                  # three timed runs of 2

@@ -4,7 +4,7 @@ It holds what pynq's metadata parser needs to build ``Overlay.ip_dict``: SYSTEMI
 processing system (PS7 with M_AXI_GP0, or Zynq UltraScale+ with M_AXI_HPM0_FPD) with a
 MEMRANGE per IP and its fabric clock parameters, and each IP with its AXI4-Lite slave
 interface and parameters; the engine also lists its registers (docs/registers.md) so pynq
-builds a ``register_map``. :class:`msp_pynq.runtime.emulated_device.EmulatedDevice` writes one
+builds a ``register_map``. :class:`msp_pynq.emulation.device.EmulatedDevice` writes one
 next to an empty .bit (which pynq requires but the emulated device never reads).
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .manifest import OverlayManifest
-from .registers import Reg
+from ..engine.registers import Reg
+from ..runtime.overlays import OverlayManifest
 
 #: Access type of each engine register as the .hwh states it (the descriptor registers are RW).
 REGISTER_ACCESS = {

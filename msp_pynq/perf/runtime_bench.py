@@ -7,7 +7,7 @@ and engine models, the emulator included): what MMIO on a board would not cost t
 MMIO and DMA driver calls, register programming, copies into and out of the DMA buffers, polling,
 post-processing. ``wall_s - emulator_s`` is reported too (emulated register models included).
 The modelled board time is the engine's CYCLES over its clock: the cycle model of the Verilog
-engine (:mod:`.cycle_model`, checked against its simulation) at the board profile's clock.
+engine (:mod:`msp_pynq.engine.cycles`, checked against its simulation) at the board profile's clock.
 
 >>> rows = bench_bundles(["models/resnet20-msp8-exact.pynq-z2.mspb"], batches=(1,), seconds=0.1)  # doctest: +SKIP
 >>> print(markdown(rows))                                                                         # doctest: +SKIP
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bundle.container import read_container
-from .runtime import Runtime
+from ..runtime import Runtime
 
 
 def time_runs(rt: Runtime, images: np.ndarray, seconds: float = 3.0, min_runs: int = 3) -> "list[dict]":
@@ -79,7 +79,7 @@ def markdown(rows: "list[dict]") -> str:
 def peers_markdown() -> "list[str]":
     """The peers' published figures (``docs/peers.json``) as Markdown lines; one line saying where
     it was looked for when the file is not there (an installed package without the docs)."""
-    from ..notebook import find_file
+    from ..datafiles import find_file
     from ..perf.files import load_peers, percent_text
     try:
         peers = load_peers(find_file("docs/peers.json"))

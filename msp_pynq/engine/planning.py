@@ -1,15 +1,15 @@
-"""A bundle's layers as engine jobs: descriptors, parameter packets and weight packets.
+"""Planning: a bundle's layers as engine jobs (descriptors, parameter packets, weight packets).
 
 Built once per bundle from its manifest and arrays (the bytes exactly as stored): shapes are
 inferred through the program, every conv2d/linear gets its parameter packet (8 bytes per row,
 engine order) and its packed weights, and all packets are laid out in one parameter buffer at
 64-byte offsets. A conv2d/linear layer that needs more of the engine's weight banks or row
-staging than they hold (:mod:`.buffers`) is split into row tiles: jobs over consecutive engine-order rows that each fit, all
+staging than they hold (:mod:`.geometry`) is split into row tiles: jobs over consecutive engine-order rows that each fit, all
 reading the same input, whose outputs the runtime interleaves back into the layer's channels. A
 conv2d, max_pool or add whose input image exceeds the activation buffer is split into band tiles:
 jobs over consecutive output rows, each reading the input rows it needs (halo included) with the
 padding of the band's edges.
-:meth:`Program.batch_limit` checks that every job fits the engine's buffers and gives the largest
+:meth:`JobPlan.batch_limit` checks that every job fits the engine's buffers and gives the largest
 batch that does. Numpy only.
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..bundle.container import BundleError
-from ..bundle.model import engine_row_order
+from ..errors import BundleError
 from ..numerics.schemes import Scheme
-from .buffers import EngineBuffers
+from .geometry import EngineGeometry
+from .rows import engine_row_order
 from .registers import (OP_BY_NAME, ROW_PARAM_BYTES, Descriptor, Op, align, encode_act, pack_row_params,
                         weight_nbytes)
 
@@ -63,7 +63,7 @@ class LayerJob:
 
 
 @dataclass
-class Program:
+class JobPlan:
     """The engine jobs of a bundle and the size of their parameter buffer."""
 
     jobs: "list[LayerJob]"
@@ -71,7 +71,7 @@ class Program:
     output_name: str
     param_nbytes: int
 
-    def batch_limit(self, buffers: EngineBuffers, max_batch: int, where: str = "") -> int:
+    def batch_limit(self, buffers: EngineGeometry, max_batch: int, where: str = "") -> int:
         """Largest batch (<= ``max_batch``) every layer runs with; BundleError if a layer never fits."""
         limit = max_batch
         for job in self.jobs:
@@ -146,7 +146,7 @@ def _weight_job(entry: dict, arrays: dict, shape: tuple, where: str) -> "tuple[D
     return desc, out_shape, extra
 
 
-def split_rows(job: LayerJob, buffers: EngineBuffers, where: str = "") -> "list[LayerJob]":
+def split_rows(job: LayerJob, buffers: EngineGeometry, where: str = "") -> "list[LayerJob]":
     """``job`` as row tiles of consecutive engine-order rows that each fit the weight banks and the
     row staging (``[job]`` when it fits already). Greedy, so tiles are as few as the banks allow;
     BundleError when a single row does not fit."""
@@ -182,7 +182,7 @@ def split_rows(job: LayerJob, buffers: EngineBuffers, where: str = "") -> "list[
     return tiles
 
 
-def split_bands(job: LayerJob, buffers: EngineBuffers, where: str = "") -> "list[LayerJob]":
+def split_bands(job: LayerJob, buffers: EngineGeometry, where: str = "") -> "list[LayerJob]":
     """``job`` as band tiles of consecutive output rows whose input rows fit the activation buffer
     (``[job]`` when the image fits). conv2d and max_pool bands read their halo rows and keep the
     layer's padding only at the image's top and bottom edges; add bands are plain row ranges."""
@@ -219,8 +219,8 @@ def split_bands(job: LayerJob, buffers: EngineBuffers, where: str = "") -> "list
     return bands
 
 
-def build_program(manifest: dict, arrays: dict, where: str = "",
-                  buffers: "EngineBuffers | None" = None) -> Program:
+def plan_jobs(manifest: dict, arrays: dict, where: str = "",
+              buffers: "EngineGeometry | None" = None) -> JobPlan:
     """The engine jobs of a bundle (its manifest and arrays, as :func:`read_container` gives them);
     with the engine's ``buffers``, layers too large for them are split into row and band tiles."""
     inp = manifest["input"]
@@ -279,5 +279,5 @@ def build_program(manifest: dict, arrays: dict, where: str = "",
                 tile.weight_offset = align(offset + tile.params.size)
                 offset = align(tile.weight_offset + tile.weights.size)
             jobs.append(tile)
-    return Program(jobs=jobs, input_name=inp["name"], output_name=manifest["output"]["name"],
+    return JobPlan(jobs=jobs, input_name=inp["name"], output_name=manifest["output"]["name"],
                    param_nbytes=max(offset, 64))

@@ -4,19 +4,20 @@ The design is in ``docs/design/pynq-emulation.md``. Only the lowest level is rep
 ``PynqBuffer``, ``pynq.MMIO``, ``pynq.lib.dma.DMA``, ``DefaultIP`` binding and ``pynq.Overlay``
 are the real pynq package (4.0.0 and 3.0.1).
 
-- **Memory**: contiguous buffers with physical addresses from a first-fit, 4 KiB-aligned
-  allocator, a live-buffer counter (``memory.live_buffers``) and, unless ``coherent``, a cache
-  model (flush: CPU to "DDR", invalidate: DDR to CPU) so that a missing flush shows as stale
-  data, as on a Zynq.
-- **MMIO**: with capability REGISTER_RW, pynq calls :meth:`EmulatedDevice.read_registers` /
+The device puts together one part per capability:
+
+- **Memory** (:mod:`.memory`): contiguous buffers with physical addresses, a live-buffer counter
+  (``memory.live_buffers``) and, unless ``coherent``, a cache model.
+- **MMIO** (:mod:`.bus`): with capability REGISTER_RW, pynq calls :meth:`EmulatedDevice.read_registers` /
   :meth:`EmulatedDevice.write_registers`; each 32-bit word goes to the register model mapped
   at its address (an unmapped address is a bus error), then every model advances one step.
-- **Overlay**: :meth:`EmulatedDevice.write_overlay` writes a .hwh from the board's manifest;
-  ``pynq.Overlay`` parses it with pynq's own parser and "downloads" it, which builds an
-  :class:`~.axi_dma_model.AxiDmaModel` and an :class:`~.engine_model.EngineModel` at the
+- **Overlay** (:mod:`.hwh`): :meth:`EmulatedDevice.write_overlay` writes a .hwh from the board's
+  overlay manifest; ``pynq.Overlay`` parses it with pynq's own parser and "downloads" it, which
+  builds an :class:`~.axi_dma.AxiDmaModel` and an :class:`~.engine.EngineModel` at the
   manifest's addresses and wires the DMA's streams to the engine.
-- **Recorder**: every register write and DMA transfer, in order (:mod:`.recorder`).
-- **Faults**: :meth:`EmulatedDevice.inject_dma_fault` (hang, error bits).
+- **Recorder** (:mod:`.recorder`): every register write and DMA transfer, in order.
+- **Faults** (:mod:`.faults`): :meth:`EmulatedDevice.inject_dma_fault` (hang, error bits),
+  :meth:`EmulatedDevice.inject_output_fault` (a flipped output bit).
 """
 from __future__ import annotations
 
@@ -26,104 +27,26 @@ import copy
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
-import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
 from ..boards.profiles import get_profile
-from .axi_dma_model import AxiDmaModel, RegisterModel
-from .engine_model import EngineModel
+from ..engine.registers import ENGINE_VLNV
+from ..runtime.overlays import DMA_VLNV, OverlayManifest, load_manifest
+from .axi_dma import AxiDmaModel
+from .bus import EmuBusError, RegisterBus, RegisterModel
+from .engine import EngineModel
 from .hwh import write_overlay_files
-from .manifest import DMA_VLNV, OverlayManifest, load_manifest
+from .memory import EmulatedMemory
 from .recorder import Recorder
-from .registers import ENGINE_VLNV
 
 try:      # pynq 3.0.x ships its own copy of the runtime metadata parser
     from pynq.metadata.runtime_metadata_parser import RuntimeMetadataParser
 except ImportError:      # pynq >= 3.1 takes it from pynqmetadata
     from pynqmetadata.views.runtime import RuntimeMetadataParser
 from pynqmetadata.frontends import Metadata
-
-
-class EmuBusError(RuntimeError):
-    """An access to an address that no register model decodes, or an unaligned one."""
-
-
-class _Block:
-    __slots__ = ("handle", "phys", "nbytes", "host", "ddr")
-
-    def __init__(self, handle: int, phys: int, nbytes: int, host: np.ndarray, ddr: np.ndarray) -> None:
-        self.handle, self.phys, self.nbytes, self.host, self.ddr = handle, phys, nbytes, host, ddr
-
-
-class EmulatedMemory:
-    """Contiguous-memory allocator standing in for CMA/XRT (``device.default_memory``).
-
-    Each buffer has a host copy (what the PynqBuffer wraps: the CPU's cached view) and, unless
-    coherent, a separate "DDR" copy that the PL models read and write.
-    """
-
-    def __init__(self, device: "EmulatedDevice", base: int = 0x1000_0000, size: int = 0x1000_0000,
-                 align: int = 4096) -> None:
-        self.device, self.base, self.size, self.align = device, base, size, align
-        self.blocks: "dict[int, _Block]" = {}
-        self._next_handle = 1
-        self.stats: "collections.Counter[str]" = collections.Counter()
-
-    def allocate(self, shape, dtype, cacheable: bool = True, **kwargs) -> PynqBuffer:
-        """What ``pynq.allocate(shape, dtype, target=device)`` calls."""
-        dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        with self.device._lock:
-            phys = self._find_gap(max(nbytes, 1))
-            host = np.zeros(max(nbytes, 1), np.uint8)
-            coherent = not cacheable or self.device.coherent
-            ddr = host if coherent else np.zeros_like(host)
-            handle = self._next_handle
-            self._next_handle += 1
-            self.blocks[handle] = _Block(handle, phys, nbytes, host, ddr)
-            self.stats["allocated"] += 1
-        buf = PynqBuffer(shape, dtype, buffer=host, device=self.device, device_address=phys,
-                         bo=handle, coherent=coherent)
-        # freebuffer()/__exit__/__del__ call return_to.return_pointer(pointer); pynq's other
-        # free branch munmaps once pointer is 0 (a second free): mark that as done already.
-        buf.memory, buf.pointer, buf.return_to = self, handle, self
-        buf.freed = True
-        return buf
-
-    def return_pointer(self, handle: int) -> None:
-        with self.device._lock:
-            if self.blocks.pop(handle, None) is not None:
-                self.stats["freed"] += 1
-
-    def _find_gap(self, nbytes: int) -> int:
-        addr = self.base
-        for b in sorted(self.blocks.values(), key=lambda b: b.phys):
-            if b.phys - addr >= nbytes:
-                break
-            addr = max(addr, -(-(b.phys + max(b.nbytes, 1)) // self.align) * self.align)
-        if addr + nbytes > self.base + self.size:
-            raise MemoryError(f"emulated contiguous memory exhausted ({nbytes} bytes requested, "
-                              f"{self.live_bytes} live)")
-        return addr
-
-    def lookup(self, phys: int, nbytes: int) -> "Optional[tuple[_Block, int]]":
-        """``(block, offset)`` of the live buffer holding ``[phys, phys + nbytes)``, or None."""
-        for b in self.blocks.values():
-            if b.phys <= phys and phys + nbytes <= b.phys + b.nbytes:
-                return b, phys - b.phys
-        return None
-
-    @property
-    def live_buffers(self) -> int:
-        """Buffers allocated and not yet freed (the leak counter)."""
-        return len(self.blocks)
-
-    @property
-    def live_bytes(self) -> int:
-        return sum(b.nbytes for b in self.blocks.values())
 
 
 class EmulatedDevice(pynq.Device):
@@ -153,7 +76,7 @@ class EmulatedDevice(pynq.Device):
         self.manifest = manifest or load_manifest(self.profile.name)
         self.memory = EmulatedMemory(self)
         self.recorder = Recorder(enabled=record)
-        self.regions: "list[tuple[int, int, RegisterModel, str]]" = []
+        self.bus = RegisterBus()
         self.model_factories: "dict[str, Callable]" = {DMA_VLNV: AxiDmaModel, ENGINE_VLNV: EngineModel}
         self.model_factories.update(model_factories or {})
         self.models: "dict[str, RegisterModel]" = {}
@@ -200,7 +123,7 @@ class EmulatedDevice(pynq.Device):
     def download(self, bitstream, parser=None) -> None:
         """'Program' the PL: build the register models of the .hwh's IP and wire the streams."""
         with self._lock:
-            self.regions = [r for r in self.regions if not getattr(r[2], "_from_hwh", False)]
+            self.bus.unmap_if(lambda model: getattr(model, "_from_hwh", False))
             self.models = {}
             for name, desc in (parser.ip_dict if parser else {}).items():
                 factory = self.model_factories.get(desc.get("type"))
@@ -248,24 +171,18 @@ class EmulatedDevice(pynq.Device):
     # ---- MMIO -------------------------------------------------------------------------
     def map(self, base: int, size: int, model: RegisterModel, name: str = "") -> RegisterModel:
         """Decode ``[base, base + size)`` to ``model``."""
-        for b, s, _, n in self.regions:
-            if base < b + s and b < base + size:
-                raise ValueError(f"region 0x{base:x} overlaps 0x{b:x} ({n})")
-        self.regions.append((base, size, model, name or f"0x{base:x}"))
-        return model
+        return self.bus.map(base, size, model, name)
 
-    def _decode(self, address: int) -> "tuple[RegisterModel, int, str]":
-        for base, size, model, name in self.regions:
-            if base <= address < base + size:
-                return model, address - base, name
-        raise EmuBusError(f"no register model at 0x{address:08x}")
+    @property
+    def regions(self) -> "list[tuple[int, int, RegisterModel, str]]":
+        return self.bus.regions
 
     def read_registers(self, address: int, length: int) -> bytes:
         t0 = time.perf_counter()
         with self._lock:
             out = bytearray()
             for a in range(address & ~3, address + length, 4):
-                model, offset, _ = self._decode(a)
+                model, offset, _ = self.bus.decode(a)
                 out += int(model.read(offset) & 0xFFFFFFFF).to_bytes(4, "little")
                 self.stats["reads"] += 1
                 self.tick()
@@ -280,7 +197,7 @@ class EmulatedDevice(pynq.Device):
             if address & 3 or len(data) % 4:
                 raise EmuBusError(f"unaligned write at 0x{address:08x} ({len(data)} bytes)")
             for i in range(0, len(data), 4):
-                model, offset, name = self._decode(address + i)
+                model, offset, name = self.bus.decode(address + i)
                 value = int.from_bytes(data[i:i + 4], "little")
                 self.recorder.write(name, offset, value)
                 model.write(offset, value)
@@ -290,11 +207,7 @@ class EmulatedDevice(pynq.Device):
 
     def tick(self) -> None:
         """One step for every model, then let data flow until nothing moves."""
-        progress = any([m.tick(True) for _, _, m, _ in self.regions])
-        for _ in range(1000):
-            if not progress:
-                return
-            progress = any([m.tick(False) for _, _, m, _ in self.regions])
+        self.bus.tick()
 
     # ---- memory -----------------------------------------------------------------------
     @property
@@ -307,40 +220,21 @@ class EmulatedDevice(pynq.Device):
     def allocate(self, shape, dtype, **kwargs) -> PynqBuffer:
         return self.memory.allocate(shape, dtype, **kwargs)
 
-    def _live(self, bo: int) -> _Block:
-        block = self.memory.blocks.get(bo)
-        if block is None:
-            raise RuntimeError(f"cache operation on a freed buffer (bo={bo!r})")
-        return block
-
     def flush(self, bo: int, offset: int, ptr: int, size: int) -> None:
         """PynqBuffer.flush(): CPU cache to DDR."""
-        b = self._live(bo)
-        b.ddr[offset:offset + size] = b.host[offset:offset + size]
-        self.memory.stats["flush"] += 1
+        self.memory.flush(bo, offset, size)
 
     def invalidate(self, bo: int, offset: int, ptr: int, size: int) -> None:
         """PynqBuffer.invalidate(): DDR to the CPU's view."""
-        b = self._live(bo)
-        b.host[offset:offset + size] = b.ddr[offset:offset + size]
-        self.memory.stats["invalidate"] += 1
+        self.memory.invalidate(bo, offset, size)
 
     def dma_read(self, phys: int, nbytes: int) -> "bytes | None":
         """Bytes a PL bus master reads at ``phys``; None if no live buffer holds the range."""
-        hit = self.memory.lookup(phys, nbytes)
-        if hit is None:
-            return None
-        b, off = hit
-        return b.ddr[off:off + nbytes].tobytes()
+        return self.memory.read_ddr(phys, nbytes)
 
     def dma_write(self, phys: int, data: bytes) -> bool:
         """A PL bus master writes ``data`` at ``phys``; False if no live buffer holds the range."""
-        hit = self.memory.lookup(phys, len(data))
-        if hit is None:
-            return False
-        b, off = hit
-        b.ddr[off:off + len(data)] = np.frombuffer(data, np.uint8)
-        return True
+        return self.memory.write_ddr(phys, data)
 
     def record_transfer(self, channel: str, address: int, length: int, data: bytes,
                         error: "str | None") -> None:

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..emulator.layers import engine_limits
+from ..compiler.onnx_reader import CompileError, tensor_array
+from ..engine.limits import engine_limits
 from ..fileio import show
 from ..models.points import QuantPoint
-from .onnx_reader import CompileError, tensor_array
+from ..numerics.bounds import ceil_div
 from .ptq import MAX_CALIB_BYTES
 
 
@@ -99,7 +100,7 @@ def _conv(node, a: dict, w: np.ndarray, in_hw: tuple) -> nn.Conv2d:
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = []
         for size, k, s in zip(in_hw, (kh, kw), strides):
-            total = max((-(-size // s) - 1) * s + k - size, 0)
+            total = max((ceil_div(size, s) - 1) * s + k - size, 0)
             pads.append((total // 2, total - total // 2) if auto == "SAME_UPPER" else (total - total // 2, total // 2))
         pt, pb = pads[0]
         pl, pr = pads[1]

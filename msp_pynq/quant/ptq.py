@@ -21,8 +21,9 @@ MAX_CALIB_BYTES = 128 << 20
 
 def check_calibration(images, shape: "tuple[int, int, int]") -> np.ndarray:
     """``images`` as ``uint8 [N, H, W, C]`` of the model's ``shape``, within the size cap;
-    otherwise :class:`~.onnx_reader.CompileError` saying what was found and what is expected."""
-    from .onnx_reader import CompileError
+    otherwise :class:`~msp_pynq.compiler.onnx_reader.CompileError` saying what was found and what
+    is expected."""
+    from ..compiler.onnx_reader import CompileError
     h, w, c = shape
     if not isinstance(images, np.ndarray):
         raise CompileError(f"calibration images must be a numpy array uint8 [N, {h}, {w}, {c}], "
@@ -51,8 +52,8 @@ def quantize_onnx(onnx_path: "str | Path", calib_images: np.ndarray, out: "str |
     from ..errors import MSPError
     from ..export import to_onnx
     from ..fileio import check_output, finite, show
-    from ..quant import calibrate, quantize
-    from .onnx_file import is_quantized, load_onnx
+    from ..compiler.onnx_file import is_quantized, load_onnx
+    from .api import calibrate, quantize
     from .onnx_import import import_onnx
 
     out = check_output(out, [onnx_path], "the QDQ ONNX")

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .buffers import EngineBuffers
+from .geometry import EngineGeometry
 from .registers import STREAM_BYTES, Descriptor, Op
 
 START_CYCLES = 96         # START write to the first beat taken (msp_layer_check's steps, arming)
@@ -54,7 +54,7 @@ def writes(pixel_bytes: int, pixels: int, vw: int) -> int:
     return int(np.unique(ends).size)
 
 
-def _items(d: Descriptor, b: EngineBuffers) -> "list[tuple[int, int]]":
+def _items(d: Descriptor, b: EngineGeometry) -> "list[tuple[int, int]]":
     """Per pass: (items the output stage drains, lane collisions), as msp_output_stage does."""
     out = []
     if d.op in (Op.MAX_POOL, Op.GLOBAL_AVG_POOL):
@@ -87,7 +87,7 @@ def _lane_cycles(chans: "list[int]") -> int:
     return cycles
 
 
-def position_cycles(d: Descriptor, b: EngineBuffers) -> int:
+def position_cycles(d: Descriptor, b: EngineGeometry) -> int:
     """Cycles per output position: the window walk or the output stage, whichever is slower."""
     passes, steps = b.passes(d), b.steps(d)
     drain = sum(-(-n // 2) + extra + 1 for n, extra in _items(d, b))
@@ -96,8 +96,8 @@ def position_cycles(d: Descriptor, b: EngineBuffers) -> int:
 
 
 def modelled_cycles(desc: Descriptor, geometry) -> int:
-    """Cycles of one layer (``geometry``: a BoardProfile or anything :meth:`EngineBuffers.of` takes)."""
-    b = geometry if isinstance(geometry, EngineBuffers) else EngineBuffers.of(geometry)
+    """Cycles of one layer (``geometry``: an :class:`EngineGeometry`, or a BoardProfile's)."""
+    b = geometry if isinstance(geometry, EngineGeometry) else geometry.geometry
     d = desc
     vw = b.vector_width
     if d.op == Op.ADD:

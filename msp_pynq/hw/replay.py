@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .recorder import Recorder
-from .registers import DESCRIPTOR_REGS, CTRL_SOFT_RESET, CTRL_START, Descriptor, Reg
+from ..emulation.recorder import Recorder
+from ..engine.registers import DESCRIPTOR_REGS, CTRL_SOFT_RESET, CTRL_START, Descriptor, Reg
 
 ENGINE_IP = "msp_engine_0"
 
@@ -63,7 +63,7 @@ def layers_from_events(events: "list[dict]") -> "list[LayerReplay]":
 def record_bundle(bundle: "str | Path", board: str, images: "np.ndarray | None" = None,
                   seed: int = 0) -> "list[LayerReplay]":
     """Run ``bundle`` on the emulated ``board`` (one random image unless ``images``) and return its layers."""
-    from .runtime import Runtime
+    from ..runtime import Runtime
     rt = Runtime.open(board, emulate=True, record=True, log=None)
     try:
         rt.load(str(bundle))

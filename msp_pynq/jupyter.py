@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from .datafiles import find_file, package_root  # noqa: F401  (notebooks import find_file from here)
 
 # PYNQ images set $BOARD; the Pynq-Z1 carries the same XC7Z020 as the Pynq-Z2, and the overlay
 # uses no board pins, so it runs the pynq-z2 overlay.
@@ -63,7 +64,7 @@ def where(board: "str | None" = None, log: "Callable[[str], None] | None" = prin
     """
     import pynq
 
-    from .runtime.manifest import load_manifest
+    from .runtime.overlays import load_manifest
     from .runtime.runtime import overlay_mode
     name = board or detect_board()
     manifest = load_manifest(name)
@@ -103,28 +104,6 @@ def host_packages(log: "Callable[[str], None] | None" = print) -> bool:
         log(f"host packages missing here: {', '.join(missing)}; the training cells skip "
             f"(pip install 'msp-pynq[host]' on a PC to run them)")
     return not missing
-
-
-def package_root() -> Path:
-    """The installed (or checked-out) ``msp_pynq`` package folder."""
-    return Path(__file__).resolve().parent
-
-
-def find_file(name: str) -> Path:
-    """A file notebooks need, by its repository path (``models/x.mspb``, ``docs/resources.json``):
-    found beside the notebook, in the repository, or where setup.py installs it
-    (``<prefix>/share/msp-pynq/``, e.g. the PYNQ image's venv); the error lists where it looked.
-
-    >>> find_file("models/resnet20-msp8-exact.pynq-z2.mspb").name
-    'resnet20-msp8-exact.pynq-z2.mspb'
-    """
-    from .runtime.manifest import install_data_dirs
-    candidates = list(dict.fromkeys([Path.cwd() / name, Path.cwd().parent / name, package_root().parent / name]
-                                    + [d / name for d in install_data_dirs()]))
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{name}: not found; looked in " + ", ".join(str(p) for p in candidates))
 
 
 def execute_notebook(path: "str | Path", workdir: "str | Path", cell_timeout_s: int = 60,

@@ -18,89 +18,30 @@ from __future__ import annotations
 import collections
 import hashlib
 import time
-from typing import Optional
 
 import numpy as np
 
 from ..boards.profiles import BoardProfile, get_profile
-from ..bundle.model import engine_fingerprint
 from ..emulator import fast
 from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
 from ..errors import MSPError
-from ..numerics.bounds import BIAS_MAX, MAX_K
+from ..numerics.bounds import BIAS_MAX, ceil_div
 from ..numerics.packing import unpack_rows
 from ..numerics.requant import SHIFT_MAX
 from ..numerics.schemes import Scheme
-from .axi_dma_model import AxisFifo, RegisterModel
-from .buffers import EngineBuffers
-from .cycle_model import modelled_cycles
-from .registers import (CTRL_IRQ_ENABLE, CTRL_SOFT_RESET, CTRL_START, DESCRIPTOR_MASKS, ENGINE_ID,
+from ..engine.checks import check_descriptor
+from ..engine.cycles import modelled_cycles
+from ..engine.rows import engine_schemes
+from ..engine.geometry import identity_registers
+from ..engine.registers import (CTRL_IRQ_ENABLE, CTRL_SOFT_RESET, CTRL_START, DESCRIPTOR_MASKS, ENGINE_ID,
                         ENGINE_VERSION, IRQ_DONE, IRQ_ERROR, STREAM_BYTES,
                         ST_BUSY, ST_DONE, ST_ERR_CODE_SHIFT, ST_ERR_PACKET_SHIFT, ST_ERROR,
                         ST_PACKETS_SHIFT, WINDOW_BYTES, Descriptor, ErrorCode, Op, Reg, decode_act,
                         unpack_row_params)
+from .bus import AxisFifo, RegisterModel
+from .faults import OutputFault
 
 CACHE_LAYERS = 128
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def check_descriptor(desc: Descriptor, buffers: EngineBuffers) -> "Optional[tuple[ErrorCode, int]]":
-    """The error START raises for this descriptor, as ``(code, ERROR_INFO)``, or None.
-
-    Order: UNSUPPORTED_OP, then BAD_DESCRIPTOR (ERROR_INFO = offset of the first offending
-    register, in the order of docs/registers.md), then BUFFER_OVERFLOW (:meth:`EngineBuffers.overflow`).
-    """
-    if desc.op not in {int(o) for o in Op}:
-        return ErrorCode.UNSUPPORTED_OP, desc.op
-
-    def bad(reg: Reg) -> "tuple[ErrorCode, int]":
-        return ErrorCode.BAD_DESCRIPTOR, int(reg)
-
-    op = Op(desc.op)
-    weighted = op in (Op.CONV2D, Op.LINEAR)
-    windowed = op in (Op.CONV2D, Op.MAX_POOL)
-    for reg, value in ((Reg.BATCH, desc.batch), (Reg.IN_H, desc.in_h), (Reg.IN_W, desc.in_w),
-                       (Reg.IN_C, desc.in_c)):
-        if value < 1:
-            return bad(reg)
-    if weighted:
-        if desc.out_c < 1:
-            return bad(Reg.OUT_C)
-    if windowed:
-        (kh, kw), (sh, sw), (pt, pl, pb, pr) = desc.kernel, desc.stride, desc.padding
-        if kh < 1 or kw < 1:
-            return bad(Reg.KERNEL)
-        if sh < 1 or sw < 1:
-            return bad(Reg.STRIDE)
-        if op == Op.MAX_POOL and (max(pt, pb) > kh // 2 or max(pl, pr) > kw // 2):
-            return bad(Reg.PADDING)
-        if kh > desc.in_h + pt + pb or kw > desc.in_w + pl + pr:
-            return bad(Reg.KERNEL)
-    types = [desc.in_type]
-    if op == Op.ADD:
-        types.append(desc.in_b_type)
-    if op in (Op.ADD, Op.GLOBAL_AVG_POOL) or (weighted and not desc.raw_out):
-        types.append(desc.out_type)
-    if any(decode_act(t) is None for t in types) or (desc.raw_out and not weighted):
-        return bad(Reg.ACT_TYPES)
-    if weighted:
-        if desc.rows != desc.out_c:
-            return bad(Reg.ROWS_SP2)
-        if desc.k > MAX_K:
-            return bad(Reg.KERNEL if op == Op.CONV2D else Reg.IN_C)
-    if op in (Op.ADD, Op.GLOBAL_AVG_POOL) and desc.shift > SHIFT_MAX:
-        return bad(Reg.SHIFT)
-    info = buffers.overflow(desc)
-    return None if info is None else (ErrorCode.BUFFER_OVERFLOW, info)
-
-
-def engine_schemes(desc: Descriptor) -> np.ndarray:
-    """The scheme of each row in engine order: SP2 rows, then fixed-4, then fixed-8."""
-    return np.repeat(np.array([Scheme.SP2_4, Scheme.FIXED4, Scheme.FIXED8], np.uint8),
-                     [desc.rows_sp2, desc.rows_fixed4, desc.rows_fixed8])
 
 
 class EngineModel(RegisterModel):
@@ -119,19 +60,15 @@ class EngineModel(RegisterModel):
         super().__init__(WINDOW_BYTES)
         self.profile = get_profile(profile if profile is not None else device.profile)
         p = self.profile
-        self.readonly = {
-            Reg.ID: ident, Reg.VERSION: version, Reg.VECTOR_WIDTH: p.vector_width,
-            Reg.LUT_ROWS: p.lut_rows, Reg.DSP_ROWS: p.dsp_rows, Reg.ACT_BUF_KIB: p.act_buffer_kib,
-            Reg.WGT_BUF_KIB: p.weight_buffer_kib,
-            Reg.FINGERPRINT: int(engine_fingerprint(p)[:8], 16) if fingerprint is None else fingerprint,
-            Reg.CLOCK_KHZ: int(round(p.clock_mhz * 1000)),
-        }
+        self.readonly = {Reg.ID: ident, Reg.VERSION: version, **identity_registers(p)}
+        if fingerprint is not None:
+            self.readonly[Reg.FINGERPRINT] = fingerprint
         self.descriptor_regs = {int(r): 0 for r in DESCRIPTOR_MASKS}
         self.inp = AxisFifo(maxlen=1)
         self.out = AxisFifo()
         self.irq_enable = False
         self.hang = False
-        self.output_fault: "tuple[int, int | None, int] | None" = None   # see inject_output_fault
+        self.output_fault: "OutputFault | None" = None   # see inject_output_fault
         self.stats: "collections.Counter[str]" = collections.Counter()
         self.compute_s = 0.0          # host seconds in the emulator (benchmarks take it out)
         self._layers: "collections.OrderedDict[tuple, object]" = collections.OrderedDict()
@@ -196,7 +133,7 @@ class EngineModel(RegisterModel):
         self.done, self.cycles, self.received, self._decoded = False, 0, [], {}
         desc = Descriptor.from_registers(self.descriptor_regs)
         self.stats["starts"] += 1
-        failed = check_descriptor(desc, EngineBuffers.of(self.profile))
+        failed = check_descriptor(desc, self.profile.geometry)
         if failed:
             self._fail(failed[0], failed[1], 0)
             return
@@ -207,7 +144,7 @@ class EngineModel(RegisterModel):
         self.code, self.info, self.err_packet = code, info & 0xFFFFFFFF, packet
         self.irq_status |= IRQ_ERROR
         self.draining = True                          # discard the rest of the layer's stream
-        self.cycles = sum(_ceil_div(len(p), STREAM_BYTES) for p in self.received)
+        self.cycles = sum(ceil_div(len(p), STREAM_BYTES) for p in self.received)
         self.stats["errors"] += 1
 
     def tick(self, new_cycle: bool) -> bool:
@@ -253,24 +190,17 @@ class EngineModel(RegisterModel):
     def inject_output_fault(self, layer: int = 0, byte: "int | None" = None, mask: int = 0x01) -> None:
         """XOR ``mask`` into byte ``byte`` (default: the middle one) of the output packet of the
         ``layer``-th layer computed from now on (0: the next): a bit flipped in the fabric, for
-        the self-check. One fault at a time; it fires once."""
-        if layer < 0 or not 0 < mask < 256:
-            raise ValueError(f"inject_output_fault: layer >= 0 and a mask in 1..255, got {layer}, {mask}")
-        self.output_fault = (layer, byte, mask)
+        the self-check. One fault at a time; it fires once (:class:`.faults.OutputFault`)."""
+        self.output_fault = OutputFault(layer, byte, mask)
 
     def _apply_output_fault(self, out: bytes) -> bytes:
         if self.output_fault is None:
             return out
-        layer, byte, mask = self.output_fault
-        if layer > 0:
-            self.output_fault = (layer - 1, byte, mask)
-            return out
-        self.output_fault = None
-        data = bytearray(out)
-        data[len(data) // 2 if byte is None else byte] ^= mask
-        return bytes(data)
+        out, fired = self.output_fault.apply(out)
+        if fired:
+            self.output_fault = None
+        return out
 
-    # ---- packet checks (BAD_DATA; ERROR_INFO = first offending row or element) ------
     def _check_packet(self, index: int, packet: bytes) -> "int | None":
         desc = self.desc
         weighted = desc.op in (Op.CONV2D, Op.LINEAR)

@@ -1,6 +1,6 @@
 """Register-level model of the Xilinx AXI DMA v7.1 in simple (direct register) mode, PG021.
 
-Used by :class:`.emulated_device.EmulatedDevice` under pynq's unchanged ``pynq.lib.dma.DMA``
+Used by :class:`.device.EmulatedDevice` under pynq's unchanged ``pynq.lib.dma.DMA``
 driver. MM2S reads ``LENGTH`` bytes at ``MM2S_SA`` from the emulated memory and pushes them as
 one packet (TLAST at the end) into ``self.mm2s``; S2MM pops one packet from ``self.s2mm`` and
 writes it to ``S2MM_DA``. Modelled behaviour (what pynq and the runtime rely on):
@@ -15,73 +15,26 @@ writes it to ``S2MM_DA``. Modelled behaviour (what pynq and the runtime rely on)
 - Back-pressure: MM2S completes only once its packet fits into ``self.mm2s`` (a stream FIFO
   with ``maxlen`` packets); S2MM waits for a packet.
 
-Fault injection (:meth:`inject`): ``"hang"`` (the transfer never completes), ``"internal"``,
+Fault injection (:meth:`inject`, :mod:`.faults`): ``"hang"`` (the transfer never completes), ``"internal"``,
 ``"slave"``, ``"decode"`` (the transfer ends with that error bit), for the next ``count``
 transfers of a channel.
 """
 from __future__ import annotations
 
-import collections
 from typing import Callable, Optional
 
-from .dma import (CR_RESET, CR_RS, SR_DEC_ERR, SR_ERR_IRQ, SR_HALTED, SR_IDLE, SR_INT_ERR,
-                  SR_IOC_IRQ, SR_SLV_ERR)
+from ..runtime.dma import (CR_RESET, CR_RS, SR_DEC_ERR, SR_ERR_IRQ, SR_HALTED, SR_IDLE, SR_INT_ERR, SR_IOC_IRQ,
+                           SR_SLV_ERR)
+from .bus import AxisFifo, RegisterModel
+from .faults import DMA_ERROR_BITS, DmaFaults, dma_fault_name
 
 DLY_IRQ = 0x2000
-_ERROR_BITS = {"internal": SR_INT_ERR, "slave": SR_SLV_ERR, "decode": SR_DEC_ERR}
-FAULTS = ("hang",) + tuple(_ERROR_BITS)
-
-
-class RegisterModel:
-    """A 32-bit register file; subclasses override :meth:`read`, :meth:`write`, :meth:`tick`.
-
-    The device calls ``tick(True)`` on every model after each bus access (one access is the
-    emulation's unit of time), then ``tick(False)`` until no model reports progress, so data
-    can flow between models within one access.
-    """
-
-    def __init__(self, size: int = 0x10000) -> None:
-        self.size = size
-        self.regs: "dict[int, int]" = collections.defaultdict(int)
-
-    def read(self, offset: int) -> int:
-        return self.regs[offset]
-
-    def write(self, offset: int, value: int) -> None:
-        self.regs[offset] = value & 0xFFFFFFFF
-
-    def tick(self, new_cycle: bool) -> bool:
-        return False
-
-
-class AxisFifo:
-    """An AXI4-Stream link as a queue of packets (``bytes``, each ending in TLAST)."""
-
-    def __init__(self, maxlen: "int | None" = None) -> None:
-        self.packets: "collections.deque[bytes]" = collections.deque()
-        self.maxlen = maxlen
-
-    def can_push(self) -> bool:
-        return self.maxlen is None or len(self.packets) < self.maxlen
-
-    def push(self, data: bytes) -> None:
-        self.packets.append(bytes(data))
-
-    def pop(self) -> "bytes | None":
-        return self.packets.popleft() if self.packets else None
-
-    def clear(self) -> None:
-        self.packets.clear()
-
-    def __len__(self) -> int:
-        return len(self.packets)
 
 
 class _Channel:
     def __init__(self, name: str, base: int) -> None:
         self.name, self.base = name, base      # base: 0x00 (MM2S) or 0x30 (S2MM)
-        self.fault: Optional[str] = None       # injected fault for the next transfers
-        self.fault_count = 0                   # how many more transfers get it (-1: all)
+        self.faults = DmaFaults()
         self.reset()
 
     def reset(self) -> None:
@@ -93,16 +46,6 @@ class _Channel:
     @property
     def address(self) -> int:
         return (self.addr_hi << 32) | self.addr_lo
-
-    def take_fault(self) -> Optional[str]:
-        if self.fault is None or self.fault_count == 0:
-            return None
-        fault = self.fault
-        if self.fault_count > 0:
-            self.fault_count -= 1
-            if self.fault_count == 0:
-                self.fault = None
-        return fault
 
 
 class AxiDmaModel(RegisterModel):
@@ -124,10 +67,7 @@ class AxiDmaModel(RegisterModel):
 
     def inject(self, channel: str, fault: "str | None", count: int = 1) -> None:
         """Give the next ``count`` transfers of ``channel`` the ``fault`` (-1: every transfer)."""
-        if fault is not None and fault not in FAULTS:
-            raise ValueError(f"unknown DMA fault {fault!r}; expected one of {FAULTS}")
-        c = self.ch[channel]
-        c.fault, c.fault_count = fault, (count if fault is not None else 0)
+        self.ch[channel].faults.inject(fault, count)
 
     def _chan(self, offset: int) -> "tuple[_Channel, int]":
         c = self.ch["s2mm"] if offset >= 0x30 else self.ch["mm2s"]
@@ -163,7 +103,7 @@ class AxiDmaModel(RegisterModel):
             if c.sr & SR_HALTED:
                 return
             c.sr &= ~SR_IDLE
-            c.pending = [c.address, c.length, c.take_fault()]
+            c.pending = [c.address, c.length, c.faults.take()]
         else:
             self.regs[offset] = value & 0xFFFFFFFF
 
@@ -172,7 +112,7 @@ class AxiDmaModel(RegisterModel):
         c.cr &= ~CR_RS
         c.pending = None
         if self.on_transfer:
-            self.on_transfer(c.name, address, nbytes, b"", {v: k for k, v in _ERROR_BITS.items()}[bit])
+            self.on_transfer(c.name, address, nbytes, b"", dma_fault_name(bit))
 
     def _complete(self, c: _Channel, address: int, data: bytes) -> None:
         c.length = len(data)
@@ -189,8 +129,8 @@ class AxiDmaModel(RegisterModel):
             address, nbytes, fault = c.pending
             if fault == "hang":
                 continue
-            if fault in _ERROR_BITS:
-                self._error(c, _ERROR_BITS[fault], address, nbytes)
+            if fault in DMA_ERROR_BITS:
+                self._error(c, DMA_ERROR_BITS[fault], address, nbytes)
             elif nbytes == 0:
                 self._error(c, SR_INT_ERR, address, nbytes)
             elif c.name == "mm2s":

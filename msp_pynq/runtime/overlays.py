@@ -17,15 +17,15 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..boards.profiles import get_profile
+from ..datafiles import install_data_dirs, repository_root
+from ..engine.registers import ENGINE_VLNV
 from ..errors import MSPError
 from ..fileio import read_bounded, show, strict_json
 from .errors import OverlayMismatch
-from .registers import ENGINE_VLNV
 
 MANIFEST_FORMAT = "msp-pynq-overlay/1"
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
@@ -33,31 +33,6 @@ OVERLAYS_ENV = "MSP_PYNQ_OVERLAYS"
 MAX_MANIFEST_BYTES = 1 << 20          # the shipped manifests are about 2 KB
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")      # an IP instance or port name
 _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # a file name inside the overlay folder
-
-
-def _unique(paths: "list[Path]") -> "list[Path]":
-    return list(dict.fromkeys(paths))
-
-
-def install_data_dirs() -> "list[Path]":
-    """Where setup.py's data files (``overlays/``, ``models/``, ``docs/``) are installed:
-    ``share/msp-pynq`` under ``sys.prefix`` (a venv, such as the PYNQ image's) and under the
-    installation this package sits in (``pip install --user`` or ``--prefix``, a system Python).
-
-    >>> all(d.name == "msp-pynq" and d.parent.name == "share" for d in install_data_dirs())
-    True
-    """
-    bases = [Path(sys.prefix).resolve()]
-    site_dir = Path(__file__).resolve().parents[2]        # .../lib/pythonX.Y/site-packages
-    if site_dir.parent.name.startswith("python") and site_dir.parent.parent.name in ("lib", "lib64"):
-        bases.append(site_dir.parents[2])
-    return _unique([base / "share" / "msp-pynq" for base in bases])
-
-
-def repository_overlay_dir() -> "Path | None":
-    """``<repository>/overlays`` when msp_pynq runs from a checkout (or an editable install)."""
-    repo = Path(__file__).resolve().parents[2]
-    return repo / "overlays" if (repo / "setup.py").is_file() else None
 
 
 def overlay_search_path() -> "list[Path]":
@@ -68,9 +43,9 @@ def overlay_search_path() -> "list[Path]":
     ('share', 'msp-pynq', 'overlays')
     """
     env = os.environ.get(OVERLAYS_ENV)
-    repo = repository_overlay_dir()
-    return _unique(([Path(env)] if env else []) + ([repo] if repo else [])
-                   + [d / "overlays" for d in install_data_dirs()])
+    repo = repository_root()
+    return list(dict.fromkeys(([Path(env)] if env else []) + ([repo / "overlays"] if repo else [])
+                              + [d / "overlays" for d in install_data_dirs()]))
 
 
 @dataclass(frozen=True)
