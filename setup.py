@@ -55,7 +55,7 @@ setup(
         "hdl": ["cocotb>=2.0", "cocotbext-axi"],
         # qonnx: sample ONNX models; nbclient/nbformat/ipykernel: the notebooks run in CI;
         # setuptools>=70.1 builds wheels itself (no `wheel` package): the packaging test, offline
-        "test": ["pytest", "pytest-xdist", "hypothesis", "threadpoolctl", "qonnx", "nbclient", "nbformat", "ipykernel",
+        "test": ["pytest", "pytest-xdist", "import-linter", "hypothesis", "threadpoolctl", "qonnx", "nbclient", "nbformat", "ipykernel",
                  "setuptools>=70.1"],
     },
     entry_points={"console_scripts": ["msp-pynq = msp_pynq.cli:main"],

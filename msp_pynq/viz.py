@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .numerics.bounds import ceil_div
+from .numerics.softmax import softmax
+
 SCHEME_COLOURS = {"sp2_4": "#2a9d8f", "fixed4": "#e9c46a", "fixed8": "#e76f51", "pow2_4": "#8ab17d"}
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of float logits (numerically stable)."""
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
 
 
 def show_predictions(images, logits: np.ndarray, classes: "list[str]", names: "list[str] | None" = None,
@@ -28,7 +25,7 @@ def show_predictions(images, logits: np.ndarray, classes: "list[str]", names: "l
     probs = softmax(np.asarray(logits, np.float64))
     n = len(probs)
     cols = min(columns, n)
-    rows = -(-n // cols)
+    rows = ceil_div(n, cols)
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.3), squeeze=False)
     for ax in axes.flat[n:]:
         ax.remove()

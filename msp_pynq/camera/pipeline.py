@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import MSPError
 from ..fileio import finite
+from ..numerics.softmax import softmax
 from .draw import annotate
 from .preprocess import preprocess
 from .sources import FrameSource
@@ -304,6 +305,6 @@ class Pipeline:
         self.stats.add("inference", infer_s)
         row = logits[0]
         index = int(np.argmax(row))
-        score = float(1.0 / np.exp(row - row[index]).sum())        # softmax at the top class
+        score = float(softmax(row)[index])                          # softmax at the top class
         label = self.classes[index] if index < len(self.classes) else str(index)
         return Result(frame, row, index, label, score, infer_s, engine_s)

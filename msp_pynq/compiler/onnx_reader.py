@@ -17,7 +17,7 @@ from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d, out
 from ..engine.limits import engine_limits
 from ..errors import MSPError
 from ..fileio import show, strict_json
-from ..numerics.activations import S8, ActSpec
+from ..numerics.activations import ACT_BITS, S8, ActSpec
 from ..numerics.bounds import BIAS_MAX
 from ..numerics.lowering import lower_add, lower_avg_pool, lower_weight_layer
 from ..numerics.schemes import parse_scheme
@@ -100,8 +100,8 @@ def _spec(node_name: str, zp: np.ndarray, scale: float, hi: float) -> ActSpec:
     if zp.dtype == np.int8:
         return S8
     steps = int(round(hi / scale))
-    for bits in (4, 5, 8):
-        if steps == (1 << bits) - 1:
+    for bits in ACT_BITS:
+        if steps == ActSpec(bits).hi:
             return ActSpec(bits)
     raise CompileError(f"node {node_name!r}: clip {hi:g} at scale {scale:g} is {steps} steps, "
                        f"not a 4-, 5- or 8-bit activation")

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import MSPError
 from ..fileio import check_regular_file, show
+from ..numerics.bounds import ceil_div
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")     # the formats of IMAGE_SUFFIXES
@@ -139,7 +140,7 @@ def _fit_before_decoding(im, p: Path, mode: str, reduce_to: "tuple[int, int] | N
     if w < 1 or h < 1:
         raise MSPError(f"{show(p)}: image declares the size {w}x{h}")
     if im.format == "JPEG":
-        scale = next((s for s in (1, 2, 4, 8) if -(-w // s) * -(-h // s) <= MAX_PIXELS), 8)
+        scale = next((s for s in (1, 2, 4, 8) if ceil_div(w, s) * ceil_div(h, s) <= MAX_PIXELS), 8)
         want_w, want_h = max(1, w // scale), max(1, h // scale)
         if reduce_to is not None:
             want_w, want_h = min(want_w, reduce_to[0]), min(want_h, reduce_to[1])

@@ -18,6 +18,7 @@ from ..numerics.activations import U4, U8, ActSpec
 from ..numerics.bounds import BIAS_MAX, MAX_K
 from ..numerics.requant import check_requant_params
 from ..numerics.schemes import Scheme, invalid_values, parse_schemes
+from ..numerics.windows import window_out_len
 
 Pair = Tuple[int, int]
 Quad = Tuple[int, int, int, int]
@@ -55,12 +56,13 @@ def _padding(value: "int | Pair | Quad", layer: str) -> Quad:
 
 
 def output_size(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, layer: str) -> int:
-    """Output length of a window op along one axis; raises if the window does not fit."""
-    span = size + pad_a + pad_b - kernel
-    if span < 0:
+    """Output length of a window op along one axis (:func:`~msp_pynq.numerics.windows.window_out_len`);
+    raises if the window does not fit."""
+    n = window_out_len(size, kernel, stride, pad_a, pad_b)
+    if n == 0:
         raise LayerError(layer, f"kernel {kernel} is larger than the padded input ({size} + "
                                 f"{pad_a} + {pad_b})")
-    return span // stride + 1
+    return n
 
 
 def _check_specs(layer: str, *specs) -> None:

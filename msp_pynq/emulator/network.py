@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import LayerError, MSPError
 from ..numerics.activations import U8, ActSpec
+from ..tensors import last_uses, release
 from . import fast, reference
 from .layers import Layer
 
@@ -42,19 +43,18 @@ class Network:
         self._last_use = self._check_graph()
 
     def _check_graph(self) -> dict:
-        known, last_use = {self.input_name}, {}
-        for index, layer in enumerate(self.layers):
+        known = {self.input_name}
+        for layer in self.layers:
             for name in layer.inputs:
                 if name not in known:
                     raise LayerError(layer.name, f"reads tensor {name!r}, which no earlier layer "
                                                  f"produces (known: {sorted(known)})")
-                last_use[name] = index
             if layer.output in known:
                 raise LayerError(layer.name, f"writes tensor {layer.output!r}, already produced")
             known.add(layer.output)
         if self.output not in known:
             raise MSPError(f"network output {self.output!r} is produced by no layer")
-        return last_use
+        return last_uses(layer.inputs for layer in self.layers)
 
     def run(self, x: np.ndarray, *, reference_path: bool = False, keep: Iterable[str] = (),
             threads: int = 1) -> "np.ndarray | dict":
@@ -79,9 +79,7 @@ class Network:
         tensors = {self.input_name: x}
         for index, layer in enumerate(self.layers):
             tensors[layer.output] = runner(layer, *(tensors[n] for n in layer.inputs))
-            for name in set(layer.inputs):
-                if self._last_use[name] == index and name not in keep and name != self.output:
-                    del tensors[name]
+            release(tensors, layer.inputs, index, self._last_use, keep | {self.output})
         if keep:
             return {name: tensors[name] for name in keep | {self.output}}
         return tensors[self.output]

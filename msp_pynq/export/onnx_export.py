@@ -9,16 +9,15 @@ first to uint8 pixels (scale 1/255).
 from __future__ import annotations
 
 import json
-import operator
 
 import numpy as np
-import torch
-from torch import fx, nn
+from torch import nn
 
 from ..errors import MSPError
 from ..fileio import atomic_output, show
 from ..quant.api import fold_batch_norm
-from ..quant.modules import QAct, QConv2d, QLinear, QuantTracer
+from ..quant.graph import Step, trace_steps, walk
+from ..quant.modules import QAct, QConv2d, QLinear
 
 FORMAT_KEY = "msp_pynq.format"
 FORMAT = "msp-pynq-onnx/1"
@@ -64,59 +63,55 @@ def _bias(e: _Emitter, name: str, mod) -> str:
     return e.const(f"{name}.b", b.astype(np.float32))
 
 
-def _emit(e: _Emitter, gm: fx.GraphModule, model: nn.Module) -> str:
-    names: dict = {}
-    out = None
-    for n in gm.graph.nodes:
-        args = [names[a.name] if isinstance(a, fx.Node) else a for a in n.args]
-        tag = n.name.replace("_", ".") if n.op == "call_module" else n.name
-        if n.op == "placeholder":
-            names[n.name] = e.qdq("input", "input_u8", 1 / 255, False, 0.0, 1.0)
-        elif n.op == "call_module":
-            mod = model.get_submodule(n.target)
-            tag = n.target
-            if isinstance(mod, QConv2d):
-                if mod.groups != 1 or mod.dilation != (1, 1) or mod.padding_mode != "zeros":
-                    raise MSPError(f"layer {tag!r}: only zero-padded, ungrouped, undilated convolutions export")
-                pad = mod.padding if isinstance(mod.padding, tuple) else None
-                if pad is None:
-                    raise MSPError(f"layer {tag!r}: padding {mod.padding!r} must be explicit integers")
-                names[n.name] = e.node("Conv", [args[0], _weight(e, tag, mod), _bias(e, tag, mod)], tag, tag,
-                                       strides=list(mod.stride), pads=[pad[0], pad[1], pad[0], pad[1]],
-                                       kernel_shape=list(mod.kernel_size))
-            elif isinstance(mod, QLinear):
-                names[n.name] = e.node("Gemm", [args[0], _weight(e, tag, mod), _bias(e, tag, mod)], tag, tag,
-                                       transB=1)
-            elif isinstance(mod, QAct):
-                a = abs(float(mod.alpha.detach()))
-                n_levels = 127 if mod.signed else (1 << mod.bits) - 1
-                names[n.name] = e.qdq(args[0], tag, a / n_levels, mod.signed, -a if mod.signed else 0.0, a)
-            elif isinstance(mod, nn.Identity):
-                names[n.name] = args[0]
-            elif isinstance(mod, nn.AdaptiveAvgPool2d) and mod.output_size in (1, (1, 1)):
-                names[n.name] = e.node("GlobalAveragePool", args[:1], tag, tag)
-            elif isinstance(mod, nn.MaxPool2d):
-                k, s, p = (x if isinstance(x, tuple) else (x, x) for x in
-                           (mod.kernel_size, mod.stride or mod.kernel_size, mod.padding))
-                if args[0] not in e.qparams:
-                    raise MSPError(f"layer {tag!r}: max pool input must be a quantized activation")
-                pooled = e.node("MaxPool", args[:1], f"{tag}.pool", tag, kernel_shape=list(k),
-                                strides=list(s), pads=[p[0], p[1], p[0], p[1]])
-                names[n.name] = e.qdq(pooled, f"{tag}.out", *e.qparams[args[0]])  # same scale
-            elif isinstance(mod, nn.Flatten):
-                names[n.name] = e.node("Flatten", args[:1], tag, tag, axis=1)
-            else:
-                raise MSPError(f"layer {tag!r}: {type(mod).__name__} has no MSP export "
-                               f"(supported: QConv2d, QLinear, QAct, pools, Flatten, Identity)")
-        elif n.op == "call_function" and n.target in (operator.add, torch.add):
-            names[n.name] = e.node("Add", args[:2], tag, tag)
-        elif n.op == "call_function" and n.target is torch.flatten:
-            names[n.name] = e.node("Flatten", args[:1], tag, tag, axis=1)
-        elif n.op == "output":
-            out = args[0]
-        else:
-            raise MSPError(f"node {n.name!r} ({n.op} {n.target}) has no MSP export")
-    return out
+def _emit(e: _Emitter, steps: "list[Step]", model: nn.Module) -> str:
+    def handle(step: Step, args: list):
+        tag = step.name
+        if step.kind == "input":
+            return e.qdq("input", "input_u8", 1 / 255, False, 0.0, 1.0)
+        if step.kind == "module":
+            return _emit_module(e, model.get_submodule(step.target), step.target, args)
+        if step.kind == "add":
+            return e.node("Add", args[:2], tag, tag)
+        if step.kind == "flatten":
+            return e.node("Flatten", args[:1], tag, tag, axis=1)
+        if step.kind == "output":
+            return args[0]
+        raise MSPError(f"node {step.name!r} ({step.op} {step.target}) has no MSP export")
+
+    return walk(steps, handle)
+
+
+def _emit_module(e: _Emitter, mod: nn.Module, tag: str, args: list) -> str:
+    if isinstance(mod, QConv2d):
+        if mod.groups != 1 or mod.dilation != (1, 1) or mod.padding_mode != "zeros":
+            raise MSPError(f"layer {tag!r}: only zero-padded, ungrouped, undilated convolutions export")
+        pad = mod.padding if isinstance(mod.padding, tuple) else None
+        if pad is None:
+            raise MSPError(f"layer {tag!r}: padding {mod.padding!r} must be explicit integers")
+        return e.node("Conv", [args[0], _weight(e, tag, mod), _bias(e, tag, mod)], tag, tag,
+                      strides=list(mod.stride), pads=[pad[0], pad[1], pad[0], pad[1]],
+                      kernel_shape=list(mod.kernel_size))
+    if isinstance(mod, QLinear):
+        return e.node("Gemm", [args[0], _weight(e, tag, mod), _bias(e, tag, mod)], tag, tag, transB=1)
+    if isinstance(mod, QAct):
+        a = abs(float(mod.alpha.detach()))
+        return e.qdq(args[0], tag, a / mod.spec.hi, mod.signed, -a if mod.signed else 0.0, a)
+    if isinstance(mod, nn.Identity):
+        return args[0]
+    if isinstance(mod, nn.AdaptiveAvgPool2d) and mod.output_size in (1, (1, 1)):
+        return e.node("GlobalAveragePool", args[:1], tag, tag)
+    if isinstance(mod, nn.MaxPool2d):
+        k, s, p = (x if isinstance(x, tuple) else (x, x) for x in
+                   (mod.kernel_size, mod.stride or mod.kernel_size, mod.padding))
+        if args[0] not in e.qparams:
+            raise MSPError(f"layer {tag!r}: max pool input must be a quantized activation")
+        pooled = e.node("MaxPool", args[:1], f"{tag}.pool", tag, kernel_shape=list(k),
+                        strides=list(s), pads=[p[0], p[1], p[0], p[1]])
+        return e.qdq(pooled, f"{tag}.out", *e.qparams[args[0]])  # same scale
+    if isinstance(mod, nn.Flatten):
+        return e.node("Flatten", args[:1], tag, tag, axis=1)
+    raise MSPError(f"layer {tag!r}: {type(mod).__name__} has no MSP export "
+                   f"(supported: QConv2d, QLinear, QAct, pools, Flatten, Identity)")
 
 
 def to_onnx(model: nn.Module, path: str, input_size: "tuple[int, int]" = (32, 32), channels: int = 3,
@@ -140,10 +135,8 @@ def to_onnx(model: nn.Module, path: str, input_size: "tuple[int, int]" = (32, 32
     if not hasattr(model, "msp_config"):
         raise MSPError("to_onnx exports quantized models: run msp_pynq.quant.quantize(model) first")
     folded = fold_batch_norm(model)
-    gm = QuantTracer().trace(folded)
-    graph_module = fx.GraphModule(folded, gm)
     e = _Emitter()
-    out = _emit(e, graph_module, folded)
+    out = _emit(e, trace_steps(folded), folded)
     e.node("Identity", [out], "logits", "logits")
     h, w = input_size
     graph = helper.make_graph(

@@ -71,6 +71,17 @@ U8 = ActSpec(8)
 S8 = ActSpec(8, signed=True)
 
 
+def act_spec(bits: int, signed: bool) -> ActSpec:
+    """The type of a quantizer's activations: ``s8`` when ``signed`` (signed activations are
+    8-bit only, whatever ``bits`` says), else unsigned ``bits``. Its ``hi`` is the quantizer's
+    level count (the scale is ``clip / hi``).
+
+    >>> act_spec(4, False).hi, act_spec(8, True).hi
+    (15, 127)
+    """
+    return S8 if signed else ActSpec(bits)
+
+
 def parse_act(text: str | ActSpec) -> ActSpec:
     """``'u4'``, ``'u5'``, ``'u8'`` or ``'s8'`` to an :class:`ActSpec`."""
     if isinstance(text, ActSpec):

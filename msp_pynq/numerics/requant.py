@@ -95,11 +95,6 @@ def requantize(acc: np.ndarray, m: "np.ndarray | int", s: "np.ndarray | int",
     return x.astype(out.dtype)
 
 
-def requant_error_bound(m: int, s: int, real: float, acc_max: int) -> float:
-    """Largest |y - acc * real| (in output LSBs, before saturation) for |acc| <= acc_max."""
-    return 0.5 + acc_max * abs(m / 2.0 ** s - real)
-
-
 def quantize_multipliers_shared(reals: "list[float] | np.ndarray") -> tuple[list, int]:
     """Several multipliers on one shift (the residual add): ``([m_i], s)``, ``m_i / 2^s ~ M_i``.
 

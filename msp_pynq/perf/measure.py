@@ -29,9 +29,9 @@ from typing import Sequence
 
 import numpy as np
 
+from ..runtime.report import RUN_STAGES
 from .runtime_bench import time_runs
 
-STAGES = ("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s")
 DEFAULT_BATCHES = (1, 2, 4, 8, 16)
 
 
@@ -148,7 +148,7 @@ def measure(rt, batches: Sequence[int] = DEFAULT_BATCHES, seconds: float = 2.0, 
     for batch in check_batches(batches):
         runs = time_runs(rt, batch_images(rt, batch, images), seconds, min_runs)
         mean = {k: sum(r[k] for r in runs) / len(runs)
-                for k in (*STAGES, "emulator_s", "device_model_s", "wall_s", "engine_cycles")}
+                for k in (*RUN_STAGES, "emulator_s", "device_model_s", "wall_s", "engine_cycles")}
         points.append(BatchTiming(batch=batch, engine_cycles=mean.pop("engine_cycles"), clock_mhz=clock_mhz,
                                   runs=len(runs), wall_s=mean.pop("wall_s"), stages_s=mean))
     return Throughput(board=rt.board, mode=rt.mode, bundle=str(rt.bundle.path), points=points)

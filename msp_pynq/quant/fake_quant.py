@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import torch
 
+from ..numerics.activations import act_spec
+
 
 def grad_scale(x: torch.Tensor, scale: float) -> torch.Tensor:
     """``x`` in the forward pass, gradient multiplied by ``scale`` in the backward pass."""
     return (x - x * scale).detach() + x * scale
-
-
-def round_ste(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
 
 
 def nearest_level(v: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -65,5 +63,4 @@ class _ActFakeQuant(torch.autograd.Function):
 
 def fake_quant_act(x: torch.Tensor, alpha: torch.Tensor, bits: int, signed: bool) -> torch.Tensor:
     """PACT: clip to ``[0, alpha]`` (or ``[-alpha, alpha]``) and round to ``bits``."""
-    n = 127 if signed else (1 << bits) - 1
-    return _ActFakeQuant.apply(x, alpha, n, signed)
+    return _ActFakeQuant.apply(x, alpha, act_spec(bits, signed).hi, signed)

@@ -1,6 +1,6 @@
 """The one walk over a quantized model's torch.fx graph, shared by ONNX export and integer-exact mode.
 
-:func:`trace_steps` traces the model with :class:`~.modules.QuantTracer` (quantized modules
+:func:`trace_steps` traces the model with :class:`QuantTracer` (quantized modules
 stay whole) and sorts each node into a :class:`Step` of a kind both users handle: ``input``
 (the placeholder), ``module`` (a submodule call), ``add`` (``operator.add`` / ``torch.add``),
 ``flatten`` (``torch.flatten``), ``output``, or ``other`` (anything else: each user names it in
@@ -23,7 +23,14 @@ from typing import Any, Callable
 import torch
 from torch import fx, nn
 
-from .modules import QuantTracer
+from .modules import QAct, QConv2d, QLinear
+
+
+class QuantTracer(fx.Tracer):
+    """torch.fx tracer that keeps the quantized modules whole (export and integer-exact mode)."""
+
+    def is_leaf_module(self, m: nn.Module, name: str) -> bool:
+        return isinstance(m, (QConv2d, QLinear, QAct)) or super().is_leaf_module(m, name)
 
 
 @dataclass(frozen=True)

@@ -22,23 +22,23 @@ torch.float64
 """
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
-from torch import fx, nn
+from torch import nn
 from torch.nn import functional as F
 
 from ..errors import MSPError
-from ..numerics.activations import S8, U8, ActSpec
+from ..numerics.activations import U8, ActSpec
 from ..numerics.bounds import gemm_dtype
 from ..numerics.lowering import lower_add, lower_avg_pool, lower_weight_layer
 from ..numerics.requant import FloatRequant, requantize
 from .api import fold_batch_norm
 from .fake_quant import fake_quant_act
-from .modules import QAct, QConv2d, QLinear, QuantTracer
+from .graph import Step, trace_steps, walk
+from .modules import QAct, QConv2d, QLinear
 
 INPUT_SCALE = float(np.float32(1 / 255))      # the exported input quantizer (uint8 pixels)
 
@@ -63,11 +63,6 @@ class _Pending:
     ``finish(out_scale, out_spec)`` returns the exact output codes (``None, None``: logits)."""
     value: torch.Tensor
     finish: Callable
-
-
-@dataclass(frozen=True)
-class _Ref:
-    name: str
 
 
 def _ste(f: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
@@ -131,9 +126,8 @@ def _act(mod: QAct, x, name: str) -> _Q:
     if not isinstance(x, _Pending):
         raise MSPError(f"layer {name!r}: an activation quantizer needs an integer layer before it "
                        f"(conv, linear, add or average pool)")
-    n = 127 if mod.signed else (1 << mod.bits) - 1
-    scale = _f32(abs(float(mod.alpha.detach())) / n)
-    spec = S8 if mod.signed else ActSpec(mod.bits)
+    spec = mod.spec
+    scale = _f32(abs(float(mod.alpha.detach())) / spec.hi)
     with torch.no_grad():
         codes = x.finish(scale, spec)
     fq = fake_quant_act(x.value, mod.alpha, mod.bits, mod.signed)
@@ -151,28 +145,28 @@ class IntegerExact(nn.Module):
         super().__init__()
         self.model = folded
         self.msp_config = getattr(folded, "msp_config", {})
-        graph = QuantTracer().trace(folded)
-        self._plan = [(n.op, n.name, n.target, tuple(_Ref(a.name) if isinstance(a, fx.Node) else a
-                                                     for a in n.args)) for n in graph.nodes]
+        self._plan = trace_steps(folded)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        env: dict = {}
-        for op, name, target, args in self._plan:
-            vals = [env[a.name] if isinstance(a, _Ref) else a for a in args]
-            if op == "placeholder":
+        def handle(step: Step, vals: list):
+            name = step.name
+            if step.kind == "input":
                 codes = torch.round(torch.clamp(x, 0, 1) / INPUT_SCALE).double()
-                env[name] = _Q(x, codes, INPUT_SCALE, U8)
-            elif op == "call_module":
-                env[name] = self._module(target, vals)
-            elif op == "call_function" and target in (operator.add, torch.add):
-                env[name] = _add(*(self._quantized(v, name) for v in vals[:2]))
-            elif op == "call_function" and target is torch.flatten:
-                env[name] = _flatten(vals[0], vals[1] if len(vals) > 1 else 0)
-            elif op == "output":
+                return _Q(x, codes, INPUT_SCALE, U8)
+            if step.kind == "module":
+                return self._module(step.target, vals)
+            if step.kind == "add":
+                return _add(*(self._quantized(v, name) for v in vals[:2]))
+            if step.kind == "flatten":
+                return _flatten(vals[0], vals[1] if len(vals) > 1 else 0)
+            if step.kind == "output":
                 return self._logits(vals[0])
-            else:
-                raise MSPError(f"node {name!r} ({op} {target}) has no integer-exact form")
-        raise MSPError("the traced model has no output")
+            raise MSPError(f"node {name!r} ({step.op} {step.target}) has no integer-exact form")
+
+        out = walk(self._plan, handle)
+        if out is None:
+            raise MSPError("the traced model has no output")
+        return out
 
     def _module(self, target: str, vals: list):
         mod, x = self.model.get_submodule(target), vals[0]

@@ -62,9 +62,3 @@ WEIGHT_SCHEMES = {
 }
 SCHEME_IDS = {name: i for i, name in enumerate(WEIGHT_SCHEMES)}     # buffer encoding in modules
 
-
-def get_scheme(name: str) -> WeightScheme:
-    try:
-        return WEIGHT_SCHEMES[name]
-    except KeyError:
-        raise MSPError(f"unknown weight scheme {name!r}; known: {', '.join(WEIGHT_SCHEMES)}") from None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import fx, nn
+from torch import nn
 
+from ..numerics.activations import ActSpec, act_spec
 from .fake_quant import fake_quant_act, fake_quant_rows
 from .levels import SCHEME_IDS, WEIGHT_SCHEMES
 from .observers import best_act_clip, best_row_scales
@@ -103,8 +104,13 @@ class QAct(nn.Module):
         self.register_buffer("initialized", torch.tensor(False))
 
     @property
+    def spec(self) -> ActSpec:
+        """The contract's type of this quantizer's output (``s8`` or unsigned ``bits``)."""
+        return act_spec(self.bits, self.signed)
+
+    @property
     def scale(self) -> float:
-        return abs(self.alpha.item()) / (127 if self.signed else (1 << self.bits) - 1)
+        return abs(self.alpha.item()) / self.spec.hi
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not bool(self.initialized):
@@ -116,9 +122,3 @@ class QAct(nn.Module):
     def extra_repr(self) -> str:
         return f"{'s' if self.signed else 'u'}{self.bits}, alpha={self.alpha.item():.4g}"
 
-
-class QuantTracer(fx.Tracer):
-    """torch.fx tracer that keeps the quantized modules whole (export and integer-exact mode)."""
-
-    def is_leaf_module(self, m: nn.Module, name: str) -> bool:
-        return isinstance(m, (QConv2d, QLinear, QAct)) or super().is_leaf_module(m, name)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..numerics.activations import act_spec
 from .fake_quant import nearest_level
 
 _FRACTIONS = torch.linspace(0.25, 1.0, 31)
@@ -34,7 +35,7 @@ def best_row_scales(w: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor
 @torch.no_grad()
 def best_act_clip(x: torch.Tensor, bits: int, signed: bool) -> float:
     """MSE-optimal PACT clip for a sample of activations ``x``."""
-    n = 127 if signed else (1 << bits) - 1
+    n = act_spec(bits, signed).hi
     xs = x.detach().flatten().float()
     if xs.numel() > 1 << 20:
         xs = xs[torch.randperm(xs.numel())[:1 << 20]]

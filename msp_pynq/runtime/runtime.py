@@ -41,10 +41,12 @@ from ..bundle.model import BundleModel, read_bundle
 from ..engine.planning import JobPlan, LayerJob, plan_jobs
 from ..engine.registers import align
 from ..errors import BundleError, MSPError
+from ..tensors import last_uses, release
 from . import dma as dmaops
 from .driver import EngineInfo, MspEngine
 from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError, RuntimeBusy
 from .overlays import OverlayManifest, check_ip_dict, load_manifest, missing_overlay_reason
+from .report import RunReport
 
 if TYPE_CHECKING:
     from ..emulation import EmulatedDevice
@@ -118,7 +120,7 @@ class Runtime:
         self._last_use: "dict[str, int]" = {}
         self._buffers: dict = {}
         self._load_times: dict = {}
-        self._last: dict = {}
+        self.last_run: "RunReport | None" = None
         self._runs = 0
         self._recoveries = 0
         self._lock = threading.Lock()
@@ -232,7 +234,7 @@ class Runtime:
                 buf.freebuffer()
             raise
         self._buffers, self.bundle, self.program, self.batch = bufs, bundle, program, batch
-        self._last_use = {name: index for index, job in enumerate(program.jobs) for name in job.inputs}
+        self._last_use = last_uses(job.inputs for job in program.jobs)
         self._load_times = {"bundle_s": t1 - t0, "weights_s": time.perf_counter() - t1,
                             "param_bytes": program.param_nbytes, "input_buffer_bytes": in_bytes,
                             "output_buffer_bytes": out_bytes, "batch": batch}
@@ -309,13 +311,13 @@ class Runtime:
         x = self._check_images(images)
         if self._needs_reset:                            # an earlier run was interrupted mid-layer
             self.recover()
-        stages = dict.fromkeys(("preprocess_s", "weights_s", "dma_s", "engine_wait_s", "postprocess_s"), 0.0)
-        per_layer = [{"name": job.name, "op": job.op.name.lower(), "cycles": 0} for job in self.program.jobs]
-        stages["preprocess_s"] = time.perf_counter() - t0
+        run = RunReport(images=len(x), layers=[{"name": job.name, "op": job.op.name.lower(), "cycles": 0}
+                                                for job in self.program.jobs])
+        run.preprocess_s = time.perf_counter() - t0
         accs, kept = [], {name: [] for name in keep}
         self._needs_reset = True
         for start in range(0, len(x), self.batch):
-            tensors = self._run_batch(x[start:start + self.batch], stages, per_layer, keep)
+            tensors = self._run_batch(x[start:start + self.batch], run, keep)
             accs.append(tensors[self.program.output_name])
             for name in keep:
                 kept[name].append(tensors[name])
@@ -325,16 +327,18 @@ class Runtime:
             accs, kept = self._empty_outputs(keep)
         acc = np.concatenate(accs) if len(accs) > 1 else accs[0]
         logits = acc.astype(np.float64) * self.bundle.logit_scale
-        stages["postprocess_s"] += time.perf_counter() - t
-        cycles = sum(v["cycles"] for v in per_layer)
+        run.postprocess_s += time.perf_counter() - t
         clock_hz = self.info.clock_khz * 1000.0
-        for v in per_layer:
+        for v in run.layers:
             v["engine_s"] = v["cycles"] / clock_hz
+        run.batches = len(accs)
+        run.engine_cycles = sum(v["cycles"] for v in run.layers)
+        run.engine_s = run.engine_cycles / clock_hz
+        run.wall_s = time.perf_counter() - t0
+        run.emulator_s = self._emulator_seconds() - emulated_s0
+        run.device_model_s = self._device_model_seconds() - model_s0
         self._runs += 1
-        self._last = dict(images=len(x), batches=len(accs), **stages, engine_cycles=cycles,
-                          engine_s=cycles / clock_hz, wall_s=time.perf_counter() - t0,
-                          emulator_s=self._emulator_seconds() - emulated_s0,
-                          device_model_s=self._device_model_seconds() - model_s0, layers=per_layer)
+        self.last_run = run
         return logits, {name: np.concatenate(parts) for name, parts in kept.items()}
 
     def _empty_outputs(self, keep: frozenset) -> "tuple[list, dict]":
@@ -352,13 +356,13 @@ class Runtime:
         """Host time inside the emulated device's models, engine compute included (0 on a board)."""
         return self.device.model_s if self.mode == "emulated" else 0.0
 
-    def _run_batch(self, x: np.ndarray, stages: dict, per_layer: list, keep: frozenset) -> dict:
+    def _run_batch(self, x: np.ndarray, run: RunReport, keep: frozenset) -> dict:
         """One engine call per layer on a batch; tensors not in ``keep`` are dropped after their
         last use. Returns the network output and the kept tensors by name."""
         tensors = {self.program.input_name: x}
         for index, job in enumerate(self.program.jobs):
             try:
-                out = self._run_job(job, [tensors[n] for n in job.inputs], stages, per_layer[index])
+                out = self._run_job(job, [tensors[n] for n in job.inputs], run, run.layers[index])
             except BaseException as exc:          # KeyboardInterrupt too: it can land mid-transfer
                 try:
                     self.recover()
@@ -380,12 +384,10 @@ class Runtime:
                     dest[...] = out
                 else:
                     dest[..., job.row_order] = out
-            for name in set(job.inputs):
-                if self._last_use[name] == index and name != self.program.output_name and name not in keep:
-                    del tensors[name]
+            release(tensors, job.inputs, index, self._last_use, keep | {self.program.output_name})
         return tensors
 
-    def _run_job(self, job: LayerJob, inputs: "list[np.ndarray]", stages: dict, layer_stats: dict) -> np.ndarray:
+    def _run_job(self, job: LayerJob, inputs: "list[np.ndarray]", run: RunReport, layer_stats: dict) -> np.ndarray:
         """Copy the inputs into the DMA buffer, run the layer on the engine, fetch its output
         (channels in engine row order)."""
         n = len(inputs[0])
@@ -407,9 +409,9 @@ class Runtime:
         result = self.engine.run_layer(self.dma, job.name, desc, packets, output, self.timeout_s)
         out = np.array(output).view(desc.output_dtype).reshape((n,) + job.out_shape)
         weights_s, wait_s = result.times.get("weights_s", 0.0), result.times.get("engine_wait_s", 0.0)
-        stages["weights_s"] += weights_s
-        stages["engine_wait_s"] += wait_s
-        stages["dma_s"] += time.perf_counter() - t0 - weights_s - wait_s
+        run.weights_s += weights_s
+        run.engine_wait_s += wait_s
+        run.dma_s += time.perf_counter() - t0 - weights_s - wait_s
         layer_stats["cycles"] += result.cycles
         return out
 
@@ -441,17 +443,9 @@ class Runtime:
     def report(self) -> dict:
         """Time per stage of the last run and of the bundle load.
 
-        ``last_run``: ``preprocess_s`` (image checks), ``weights_s`` (MM2S of parameter and
-        weight packets), ``dma_s`` (programming, activation copies in and out of the DMA
-        buffers, MM2S of inputs, S2MM, channel reordering; in emulated mode it includes the
-        emulator's compute, which runs when the last input packet arrives),
-        ``engine_wait_s`` (host time polling STATUS), ``engine_s`` (modelled board time:
-        CYCLES summed over layers / CLOCK_KHZ), ``postprocess_s`` (int32 to logits),
-        ``wall_s``, ``emulator_s`` (emulated mode: host time inside the engine emulator, part of
-        ``dma_s``), ``device_model_s`` (emulated mode: host time inside every device model, the
-        emulator included; ``wall_s - device_model_s`` is the runtime's own host time), and
-        ``layers`` (cycles and engine time per layer). Host times are wall-clock seconds of this
-        machine.
+        ``last_run``: the last run's :class:`~.report.RunReport` as a dict (its stages, engine
+        cycles and time, wall time, per-layer figures; {} before the first run). Host times are
+        wall-clock seconds of this machine.
         """
         return {"mode": self.mode, "board": self.board,
                 "bundle": self.bundle.path if self.bundle else None,
@@ -459,7 +453,7 @@ class Runtime:
                            "clock_mhz": self.info.clock_mhz, "vector_width": self.info.geometry.vector_width,
                            "lut_rows": self.info.geometry.lut_rows, "dsp_rows": self.info.geometry.dsp_rows},
                 "load": dict(self._load_times), "runs": self._runs, "recoveries": self._recoveries,
-                "last_run": dict(self._last)}
+                "last_run": self.last_run.as_dict() if self.last_run else {}}
 
     # ---- closing ----------------------------------------------------------------------
     def close(self) -> None:

@@ -139,10 +139,12 @@ def run_tcl(path: Path, setup: str = "", **variables: str) -> TclRun:
     for name, value in variables.items():
         tcl.call("set", f"::{name}", value)
     tcl.call("::stub_run", str(path))
-    names = [n for n in tcl_list(tcl.eval("info globals")) if not n.startswith("stub_")]
-    return TclRun(calls=[tcl_list(c) for c in tcl_list(tcl.eval("set ::stub_calls"))],
-                  variables={n: tcl.eval(f"set ::{n}") for n in names
-                             if tcl.eval(f"info exists ::{n}") == "1" and tcl.eval(f"array exists ::{n}") == "0"})
+    values = {}
+    for name in tcl_list(tcl.eval("info globals")):
+        if not name.startswith("stub_") and tcl.eval(f"info exists ::{name}") == "1" \
+                and tcl.eval(f"array exists ::{name}") == "0":
+            values[name] = tcl.eval(f"set ::{name}")          # eval: the value as a string
+    return TclRun([tcl_list(c) for c in tcl_list(tcl.eval("set ::stub_calls"))], values)
 
 
 def calls(run: TclRun, name: str) -> "list[list[str]]":
