@@ -17,7 +17,7 @@ _LAZY = {  # public name -> (module, attribute); host-side, so not imported with
     "quantize": ("msp_pynq.quant.api", "quantize"),
     "compile": ("msp_pynq.compiler", "compile"),
     "to_onnx": ("msp_pynq.export.onnx_export", "to_onnx"),
-    "load_bundle": ("msp_pynq.bundle.model", "load_bundle"),
+    "load_bundle": ("msp_pynq.bundle.io", "load_bundle"),
 }
 
 

@@ -100,8 +100,8 @@ def _overlay_info(board: str, probe: bool) -> None:
     """The overlay manifest, and with ``probe`` the engine registers read through the runtime."""
     from .runtime import Runtime
     from .runtime.runtime import board_devices
-    from .runtime.overlays import load_manifest
-    m = load_manifest(board)
+    from .runtime.overlays import load_overlay_manifest
+    m = load_overlay_manifest(board)
     built = "built" if m.installed else "not built yet (needs Vivado: hardware issue)"
     print(f"  overlay    {m.directory}: {m.bitstream} {built}; fabric clock {m.clock_mhz:g} MHz")
     for ip in m.ips.values():
@@ -159,7 +159,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from .bundle.model import load_bundle
+    from .bundle.io import load_bundle
     from .compiler import compile as compile_model
     from .compiler.onnx_file import is_quantized, load_onnx
     if args.out:
@@ -180,7 +180,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
-    from .bundle.model import load_bundle
+    from .bundle.io import load_bundle
     from .data.cifar10 import load_cifar10
     bundle = load_bundle(args.model)
     if tuple(bundle.input_shape) != (32, 32, 3):
@@ -200,7 +200,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _quantize(args: argparse.Namespace) -> int:
-    from .bundle.model import load_bundle
+    from .bundle.io import load_bundle
     from .compiler import compile as compile_model
     from .compiler.onnx_file import is_quantized, load_onnx
     from .compiler.onnx_import import import_onnx

@@ -64,10 +64,10 @@ def where(board: "str | None" = None, log: "Callable[[str], None] | None" = prin
     """
     import pynq
 
-    from .runtime.overlays import load_manifest
+    from .runtime.overlays import load_overlay_manifest
     from .runtime.runtime import overlay_mode
     name = board or detect_board()
-    manifest = load_manifest(name)
+    manifest = load_overlay_manifest(name)
     mode, reason = overlay_mode(manifest)
     if mode == "board":
         message = (f"msp-pynq {__version__} on a {name} board: the {manifest.bitstream} overlay "

@@ -26,7 +26,7 @@ def _share(a: np.ndarray, b: np.ndarray) -> float:
 def evaluate_run(run: Path, models: Path, images: np.ndarray, labels: np.ndarray) -> dict:
     import onnxruntime as ort
     import torch
-    from msp_pynq.bundle.model import load_bundle
+    from msp_pynq.bundle.io import load_bundle
     from msp_pynq.compiler import compile as compile_model
     from msp_pynq.data.cifar10 import CIFAR10_CLASSES
     from msp_pynq.export import to_onnx

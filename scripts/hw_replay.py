@@ -2,7 +2,7 @@
 """Replay a bundle's every layer on the Verilog engine (cocotb + Icarus) and report the cycles.
 
 Records what the runtime sends for one image on the emulated board, replays every layer on the
-RTL (tests/hdl/tb_engine.py), checks each output packet bit for bit and writes a report of the
+RTL (the cocotb testbench msp_pynq/hw/testbench/tb_engine.py), checks each output packet bit for bit and writes a report of the
 RTL's cycles per layer beside the runtime's cycle model (msp_pynq.engine.cycles).
 
     python scripts/hw_replay.py --report docs/benchmarks/engine_cycles.md     # ~30 min on 2 cores
@@ -15,13 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from msp_pynq.boards.profiles import get_profile
+from msp_pynq.engine.cycles import modelled_cycles
+from msp_pynq.hw import replay
+from msp_pynq.hw.simulate import replay as simulate
 
-from msp_pynq.boards.profiles import get_profile          # noqa: E402
-from msp_pynq.hw.simulate import replay as simulate      # noqa: E402
-from msp_pynq.runtime import replay                      # noqa: E402
-from msp_pynq.engine.cycles import modelled_cycles  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> int:

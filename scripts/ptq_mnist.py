@@ -34,7 +34,7 @@ def main() -> int:
     import onnxruntime as ort
     import qonnx
     from onnx import numpy_helper
-    from msp_pynq.bundle.model import load_bundle
+    from msp_pynq.bundle.io import load_bundle
     from msp_pynq.compiler import compile as compile_model
     from msp_pynq.quant.ptq import quantize_onnx
     from msp_pynq.data import load_cifar10

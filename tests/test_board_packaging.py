@@ -153,8 +153,8 @@ def test_pynq_get_notebooks_delivers_the_installed_notebooks(wheel, work):
 
     # A notebook runs in the delivered folder: its files and overlay manifests come from the venv
     code = ("import json, msp_pynq; from msp_pynq.jupyter import find_file; "
-            "from msp_pynq.runtime.overlays import load_manifest, missing_overlay_reason; "
-            "m = load_manifest('pynq-z2'); "
+            "from msp_pynq.runtime.overlays import load_overlay_manifest, missing_overlay_reason; "
+            "m = load_overlay_manifest('pynq-z2'); "
             f"print(json.dumps([msp_pynq.__file__] + [str(find_file(n)) for n in {NOTEBOOK_DATA!r}] + "
             "[str(m.directory), missing_overlay_reason(m)]))")
     found = json.loads(run([python, "-c", code], cwd=delivered).stdout)

@@ -12,7 +12,7 @@ from torch import nn
 
 from msp_pynq.boards import profiles
 from msp_pynq.bundle.container import BundleError, read_container, write_container
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 from msp_pynq.compiler import CompileError, compile
 from msp_pynq.export import to_onnx
 from msp_pynq.models import build_model

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 from msp_pynq.compiler import compile
 from msp_pynq.errors import MSPError
 from msp_pynq.export import to_onnx

@@ -57,10 +57,10 @@ def test_loading_a_bundle_on_the_runtime_builds_no_emulator_network():
                            "rt.load('models/resnet20-msp8-exact.pynq-z2.mspb')\n"
                            "assert rt.bundle.__dict__.get('network') is None, 'network built at load'\n"
                            "rt.close()")
-    assert "msp_pynq.bundle.model" in loaded
+    assert "msp_pynq.bundle.io" in loaded
 
 
-@pytest.mark.parametrize("package", ["msp_pynq.engine", "msp_pynq.bundle.model", "msp_pynq.compiler"])
+@pytest.mark.parametrize("package", ["msp_pynq.engine", "msp_pynq.bundle.io", "msp_pynq.compiler"])
 def test_contract_and_file_packages_need_no_torch(package):
     loaded = _loaded_after(f"import {package}")
     assert package in loaded

@@ -54,7 +54,7 @@ def test_host_packages_reports_what_is_missing(monkeypatch):
 
 def test_row_mix_figure_matches_the_bundle():
     pytest.importorskip("matplotlib")
-    from msp_pynq.bundle.model import load_bundle
+    from msp_pynq.bundle.io import load_bundle
     from msp_pynq.viz import plot_row_mix, row_mix
     manifest = load_bundle(BUNDLE).manifest
     mix = row_mix(manifest)

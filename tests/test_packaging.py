@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 BOARD_MODULES = ["msp_pynq", "msp_pynq.numerics", "msp_pynq.emulator", "msp_pynq.boards",
-                 "msp_pynq.bundle", "msp_pynq.bundle.model"]
+                 "msp_pynq.bundle", "msp_pynq.bundle.io"]
 
 
 def test_board_side_needs_no_torch_onnx_or_onnxruntime():

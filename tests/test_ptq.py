@@ -11,7 +11,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 from msp_pynq.compiler import CompileError, compile
 from msp_pynq.quant.onnx_import import import_onnx
 from msp_pynq.quant.ptq import quantize_onnx

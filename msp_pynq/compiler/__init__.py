@@ -18,7 +18,7 @@ def compile(onnx_path: "str | Path", board: str = "pynq-z2", out: "str | Path | 
     PosixPath('resnet20_msp.pynq-z2.mspb')
     """
     from ..boards.profiles import get_profile
-    from ..bundle.model import save_bundle
+    from ..bundle.io import save_bundle
 
     onnx_path = Path(onnx_path)
     profile = get_profile(board)

@@ -34,7 +34,7 @@ from pynq.buffer import PynqBuffer
 
 from ..boards.profiles import get_profile
 from ..engine.registers import ENGINE_VLNV
-from ..runtime.overlays import DMA_VLNV, OverlayManifest, load_manifest
+from ..runtime.overlays import DMA_VLNV, OverlayManifest, load_overlay_manifest
 from .axi_dma import AxiDmaModel
 from .bus import EmuBusError, RegisterBus, RegisterModel
 from .engine import EngineModel
@@ -73,7 +73,7 @@ class EmulatedDevice(pynq.Device):
         self.bitfile_name = None
         self.timestamp = ""
         self.coherent = coherent
-        self.manifest = manifest or load_manifest(self.profile.name)
+        self.manifest = manifest or load_overlay_manifest(self.profile.name)
         self.memory = EmulatedMemory(self)
         self.recorder = Recorder(enabled=record)
         self.bus = RegisterBus()

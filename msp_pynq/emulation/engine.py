@@ -6,7 +6,7 @@ emulator (:func:`msp_pynq.emulator.fast.run_layer`) on the decoded data, pushes 
 packet to S2MM and sets DONE (once S2MM has taken the packet) or ERROR. Everything it knows
 about the layer comes from the registers and the stream, never from the bundle.
 
-CYCLES_LO/HI report :func:`.cycle_model.modelled_cycles`, the RTL's schedule checked against
+CYCLES_LO/HI report :func:`msp_pynq.engine.cycles.modelled_cycles`, the RTL's schedule checked against
 its simulated counts. A layer that ends in an error reports the stream cycles of the packets
 consumed until then.
 

@@ -5,7 +5,7 @@ benchmarks' board figures come from. It follows hw_src/rtl/msp_engine.v and is c
 the RTL's own counts in simulation (``tests/hdl/test_engine.py``; the measured table is
 ``docs/benchmarks/engine_cycles.md``)::
 
-    conv2d, linear (P passes of S window steps per output position, docs: :mod:`.buffers`):
+    conv2d, linear (P passes of S window steps per output position, docs: :mod:`.geometry`):
         load     = beats(params) + max(beats(weights), rows * S + odd-K 4-bit rows)
         drain_p  = items of pass p / 2 (two output lanes; a lane pair must differ in channel
                    parity) + 1

@@ -1,7 +1,7 @@
 """The engine's AXI4-Lite register map and stream protocol, as code (docs/registers.md).
 
 One name per register, bit and code of ``docs/registers.md``; the driver (:mod:`.driver`) and
-the register model (:mod:`.engine_model`) both use these, so the two cannot drift apart. The
+the emulated register model (:mod:`msp_pynq.emulation.engine`) both use these, so the two cannot drift apart. The
 packet sizes and the per-row parameter layout of the stream protocol live here too.
 
 >>> hex(ENGINE_ID), Reg.CONTROL, Reg.OP

@@ -25,7 +25,7 @@ from .compare import Bar, ResourceUse, engine_bars, host_bars, peer_bars, resour
 from .files import FigureFileError, Peer, load_accuracy, load_peers, load_resources
 from .measure import (BatchTiming, EnginePoint, LayerTime, Throughput, batch_images, layer_times, measure,
                       stage_table)
-from .model import bundle_macs, model_bundle
+from .estimate import bundle_macs, model_bundle
 
 _PLOTS = ("plot_throughput", "plot_stages", "plot_layers", "plot_resources", "plot_comparison")
 

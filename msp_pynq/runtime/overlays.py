@@ -110,14 +110,14 @@ class OverlayManifest:
         return not self.missing_files
 
 
-def load_manifest(board: str, overlay_dir: "str | Path | None" = None) -> OverlayManifest:
+def load_overlay_manifest(board: str, overlay_dir: "str | Path | None" = None) -> OverlayManifest:
     """Read and check ``<overlays folder>/<board>/manifest.json``.
 
     With ``overlay_dir``, that folder alone; otherwise the folders of :func:`overlay_search_path`:
     the first whose ``<board>/`` holds the built overlay, else the first with a manifest (enough
     for the emulation).
 
-    >>> m = load_manifest("zcu104")
+    >>> m = load_overlay_manifest("zcu104")
     >>> m.directory.name, m.bitstream, m.directory.parent in m.searched
     ('zcu104', 'msp_engine.bit', True)
     """
@@ -239,7 +239,7 @@ def missing_overlay_reason(manifest: OverlayManifest) -> str:
     """Why ``manifest``'s overlay cannot drive a board here, where its files were looked for and
     what to do: the message of ``BoardNotFound`` and the reason of the emulated fallback.
 
-    >>> missing_overlay_reason(load_manifest("pynq-z2")).split(":")[0]
+    >>> missing_overlay_reason(load_overlay_manifest("pynq-z2")).split(":")[0]
     'overlay msp_engine.bit is not built or not installed here'
     """
     board, bit, hwh = manifest.board, manifest.bitstream, manifest.hwh

@@ -37,7 +37,7 @@ import numpy as np
 import pynq
 
 from ..boards.profiles import BoardProfile, get_profile
-from ..bundle.model import BundleModel, read_bundle
+from ..bundle.io import Bundle, read_bundle
 from ..engine.planning import JobPlan, LayerJob, plan_jobs
 from ..engine.registers import align
 from ..errors import BundleError, MSPError
@@ -45,7 +45,7 @@ from ..tensors import last_uses, release
 from . import dma as dmaops
 from .driver import EngineInfo, MspEngine
 from .errors import BoardNotFound, IncompatibleEngine, MspRuntimeError, RuntimeBusy
-from .overlays import OverlayManifest, check_ip_dict, load_manifest, missing_overlay_reason
+from .overlays import OverlayManifest, check_ip_dict, load_overlay_manifest, missing_overlay_reason
 from .report import RunReport
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class Runtime:
         self.manifest, self.overlay, self.engine, self.dma, self.device = manifest, overlay, engine, dma, device
         self.info, self.timeout_s, self.max_batch = info, timeout_s, max_batch
         self._workdir, self._log = workdir, log
-        self.bundle: "BundleModel | None" = None
+        self.bundle: "Bundle | None" = None
         self.program: "JobPlan | None" = None
         self.batch = 0
         self._last_use: "dict[str, int]" = {}
@@ -151,7 +151,7 @@ class Runtime:
         if not (emulate is None or isinstance(emulate, bool)):
             raise MSPError(f"emulate must be True, False or None, not {emulate!r}")
         profile = get_profile(board)
-        manifest = load_manifest(profile.name, overlay_dir)
+        manifest = load_overlay_manifest(profile.name, overlay_dir)
         log = log or (lambda message: None)
         if device is not None and emulate is False:
             raise MSPError("device= is an emulated device; it cannot be used with emulate=False")
@@ -193,7 +193,7 @@ class Runtime:
         return rt
 
     # ---- bundles ----------------------------------------------------------------------
-    def load(self, bundle_path: "str | Path") -> BundleModel:
+    def load(self, bundle_path: "str | Path") -> Bundle:
         """Load a bundle for this board and engine; allocate and fill its buffers.
 
         Refused (BundleError): a bundle for another board or engine version
@@ -204,7 +204,7 @@ class Runtime:
         with self._exclusive("load()"):
             return self._load(bundle_path)
 
-    def _load(self, bundle_path: "str | Path") -> BundleModel:
+    def _load(self, bundle_path: "str | Path") -> Bundle:
         t0 = time.perf_counter()
         where = str(bundle_path)
         bundle = read_bundle(bundle_path, board=self.board)          # read and checked once
@@ -266,7 +266,7 @@ class Runtime:
 
     # ---- running ----------------------------------------------------------------------
     def run(self, images: np.ndarray) -> np.ndarray:
-        """float64 logits ``[N, classes]`` of uint8 NHWC images (bit-identical to ``BundleModel.logits``).
+        """float64 logits ``[N, classes]`` of uint8 NHWC images (bit-identical to ``Bundle.logits``).
 
         Zero images give an empty ``[0, classes]`` result. Images that are not uint8
         ``[N, H, W, C]`` of the bundle's input shape (or one ``[H, W, C]`` image) are refused

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from msp_pynq.bundle import container
 from msp_pynq.bundle.container import MAGIC, MAX_BUNDLE, BundleError, read_container, write_container
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 
 from .bounded import assert_own_error, run_bounded
 
@@ -265,7 +265,7 @@ def test_huge_sizes_are_refused_before_allocating(stored, tmp_path, field, value
     manifest["layers"][0][field] = value
     path = tmp_path / "huge.mspb"
     write_container(path, manifest, arrays)
-    result = run_bounded(f"load_bundle({str(path)!r})", "from msp_pynq.bundle.model import load_bundle",
+    result = run_bounded(f"load_bundle({str(path)!r})", "from msp_pynq.bundle.io import load_bundle",
                          mem_mib=256)
     assert result["raised"] == "BundleError"
     assert_own_error(result, str(path), "layer 'conv1'", fragment)

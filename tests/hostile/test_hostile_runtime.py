@@ -24,12 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from msp_pynq.bundle.container import BundleError
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 from msp_pynq.camera import PanSource, Pipeline
 from msp_pynq.errors import MSPError
 from msp_pynq.runtime import OverlayMismatch, Runtime, RuntimeBusy
 from msp_pynq.runtime import dma as dmaops
-from msp_pynq.runtime.overlays import load_manifest
+from msp_pynq.runtime.overlays import load_overlay_manifest
 from msp_pynq.emulation.recorder import Recorder
 from .bounded import assert_own_error, run_bounded
 from runtime.runtime_helpers import images, pool_fc_network, tiny_network, write_bundle
@@ -507,7 +507,7 @@ def _set(path: str, value):
 def test_a_manifest_with_a_wrong_field_is_refused_naming_the_file_and_field(tmp_path, path, value, text):
     folder = _manifest_dir(tmp_path, _set(path, value))
     with pytest.raises(OverlayMismatch) as err:
-        load_manifest("pynq-z2", folder)
+        load_overlay_manifest("pynq-z2", folder)
     assert str(folder / "pynq-z2" / "manifest.json") in str(err.value) and text in str(err.value)
 
 
@@ -521,7 +521,7 @@ def test_a_manifest_with_a_wrong_field_is_refused_naming_the_file_and_field(tmp_
 def test_a_manifest_that_is_not_strict_json_is_refused(tmp_path, text, fragment):
     folder = _manifest_dir(tmp_path, text=text)
     with pytest.raises(OverlayMismatch, match="manifest.json") as err:
-        load_manifest("pynq-z2", folder)
+        load_overlay_manifest("pynq-z2", folder)
     assert fragment in str(err.value)
 
 
@@ -530,13 +530,13 @@ def test_a_huge_or_special_manifest_is_refused_without_reading_it(tmp_path):
     target = folder / "pynq-z2" / "manifest.json"
     with open(target, "wb") as fh:                            # sparse: 8 GiB declared, nothing stored
         fh.truncate(8 << 30)
-    result = run_bounded(f"load_manifest('pynq-z2', {str(folder)!r})",
-                         "from msp_pynq.runtime.overlays import load_manifest", mem_mib=64, cpu_s=20)
+    result = run_bounded(f"load_overlay_manifest('pynq-z2', {str(folder)!r})",
+                         "from msp_pynq.runtime.overlays import load_overlay_manifest", mem_mib=64, cpu_s=20)
     assert_own_error(result, "manifest.json", "bytes, more than the 1,048,576 allowed")
     target.unlink()
     os.mkfifo(target)
-    result = run_bounded(f"load_manifest('pynq-z2', {str(folder)!r})",
-                         "from msp_pynq.runtime.overlays import load_manifest", mem_mib=64, cpu_s=20)
+    result = run_bounded(f"load_overlay_manifest('pynq-z2', {str(folder)!r})",
+                         "from msp_pynq.runtime.overlays import load_overlay_manifest", mem_mib=64, cpu_s=20)
     assert_own_error(result, "manifest.json", "is a FIFO, not a regular file")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from msp_pynq.bundle.model import save_bundle
+from msp_pynq.bundle.io import save_bundle
 from msp_pynq.emulator import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Network
 from msp_pynq.numerics.activations import S8, U4, U5, U8
 from msp_pynq.numerics.requant import quantize_multipliers

@@ -11,7 +11,7 @@ import numpy as np
 import pynq
 import pytest
 
-from msp_pynq.bundle.model import engine_row_order
+from msp_pynq.bundle.io import engine_row_order
 from msp_pynq.emulator import reference
 from msp_pynq.emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
 from msp_pynq.numerics.activations import S8, U4, U5, U8

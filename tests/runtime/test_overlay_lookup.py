@@ -14,7 +14,7 @@ import pytest
 
 from msp_pynq.jupyter import find_file
 from msp_pynq.runtime import BoardNotFound, OverlayMismatch, Runtime
-from msp_pynq.runtime.overlays import (install_data_dirs, load_manifest, missing_overlay_reason,
+from msp_pynq.runtime.overlays import (install_data_dirs, load_overlay_manifest, missing_overlay_reason,
                                        overlay_search_path)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,39 +54,39 @@ def test_search_order_is_env_then_repository_then_installed_share(places, monkey
     monkeypatch.delenv("MSP_PYNQ_OVERLAYS")
     assert overlay_search_path() == [ROOT / "overlays", share]
     assert install_data_dirs() == [share.parent]
-    assert load_manifest("pynq-z2").directory == ROOT / "overlays" / "pynq-z2"
+    assert load_overlay_manifest("pynq-z2").directory == ROOT / "overlays" / "pynq-z2"
 
 
 def test_a_built_overlay_wins_over_an_earlier_manifest(places):
     env, share = places
     put_overlay(env, files=("manifest.json",))              # manifest only: enough to emulate
-    m = load_manifest("pynq-z2")
+    m = load_overlay_manifest("pynq-z2")
     assert m.directory == env / "pynq-z2" and not m.installed
     assert m.missing_files == ["msp_engine.bit", "msp_engine.hwh"]
     assert m.searched == (env, ROOT / "overlays", share)
     put_overlay(share)                                      # copied into the venv's share folder
-    m = load_manifest("pynq-z2")
+    m = load_overlay_manifest("pynq-z2")
     assert m.directory == share / "pynq-z2" and m.installed
     assert m.bitstream_path == share / "pynq-z2" / "msp_engine.bit"
-    assert load_manifest("zcu104").directory == ROOT / "overlays" / "zcu104"   # the other board
+    assert load_overlay_manifest("zcu104").directory == ROOT / "overlays" / "zcu104"   # the other board
 
 
 def test_a_bit_without_its_hwh_is_not_an_overlay(places):
     env, share = places
     put_overlay(env, files=("manifest.json", "msp_engine.bit"))
-    m = load_manifest("pynq-z2")
+    m = load_overlay_manifest("pynq-z2")
     assert m.directory == env / "pynq-z2" and m.missing_files == ["msp_engine.hwh"] and not m.installed
 
 
 def test_an_explicit_overlay_dir_is_the_only_place_looked_in(tmp_path):
     put_overlay(tmp_path, files=("manifest.json",))
-    m = load_manifest("pynq-z2", tmp_path)
+    m = load_overlay_manifest("pynq-z2", tmp_path)
     assert m.directory == tmp_path / "pynq-z2" and m.searched == (tmp_path,)
     with pytest.raises(OverlayMismatch, match="no overlay manifest for board 'pynq-z2'"):
-        load_manifest("pynq-z2", tmp_path / "elsewhere")
+        load_overlay_manifest("pynq-z2", tmp_path / "elsewhere")
     (tmp_path / "pynq-z2" / "manifest.json").write_text("{")
     with pytest.raises(OverlayMismatch, match=r"pynq-z2/manifest.json: not JSON"):
-        load_manifest("pynq-z2", tmp_path)
+        load_overlay_manifest("pynq-z2", tmp_path)
 
 
 def expected_reason(board: str, env: Path, share: Path) -> str:
@@ -119,13 +119,13 @@ def test_on_a_board_without_the_overlay_the_emulation_says_why(places, on_a_boar
 def test_without_the_env_variable_the_message_says_it_is_not_set(places, on_a_board, monkeypatch):
     env, share = places
     monkeypatch.delenv("MSP_PYNQ_OVERLAYS")
-    reason = missing_overlay_reason(load_manifest("pynq-z2"))
+    reason = missing_overlay_reason(load_overlay_manifest("pynq-z2"))
     assert reason.startswith(f"overlay msp_engine.bit is not built or not installed here: looked for "
                              f"msp_engine.bit and msp_engine.hwh in {ROOT}/overlays/pynq-z2 (no msp_engine.bit, "
                              f"no msp_engine.hwh); {share}/pynq-z2 (no such folder) ($MSP_PYNQ_OVERLAYS is "
                              f"not set). Build them")
     put_overlay(share, files=("msp_engine.bit",))            # a .bit copied without its manifest
-    reason = missing_overlay_reason(load_manifest("pynq-z2"))
+    reason = missing_overlay_reason(load_overlay_manifest("pynq-z2"))
     assert f"{share}/pynq-z2 (no msp_engine.hwh, no manifest.json)" in reason
 
 

@@ -15,7 +15,7 @@ from msp_pynq.boards.profiles import PROFILES
 from msp_pynq.engine.geometry import EngineGeometry
 from msp_pynq.emulation import EmulatedDevice
 from msp_pynq.runtime import OverlayMismatch
-from msp_pynq.runtime.overlays import check_ip_dict, load_manifest
+from msp_pynq.runtime.overlays import check_ip_dict, load_overlay_manifest
 from msp_pynq.engine.registers import (DESCRIPTOR_REGS, ENGINE_ID, ENGINE_VLNV, Descriptor, ErrorCode,
                                         Op, Reg, decode_act, encode_act, pack_row_params,
                                         unpack_row_params, weight_nbytes)
@@ -88,7 +88,7 @@ def test_packet_sizes_per_op():
 
 @pytest.mark.parametrize("board", ["pynq-z2", "zcu104"])
 def test_manifest_matches_the_board_profile(board):
-    m = load_manifest(board)
+    m = load_overlay_manifest(board)
     p = PROFILES[board]
     assert m.clock_mhz == p.clock_mhz
     clk = m.raw["fabric_clock"]
@@ -127,7 +127,7 @@ def test_pynq_overlay_opens_from_the_written_hwh(board, tmp_path):
 
 def test_overlay_that_differs_from_the_manifest_is_refused(runtime):
     from dataclasses import replace
-    m = load_manifest("pynq-z2")
+    m = load_overlay_manifest("pynq-z2")
     moved = replace(m.engine, base_address=0x43C1_0000)
     dev = EmulatedDevice("pynq-z2", replace(m, ips={**m.ips, "msp_engine_0": moved}))
     with pytest.raises(OverlayMismatch, match=r"msp_engine_0: base address 1136721920, expected 0x43C00000"):

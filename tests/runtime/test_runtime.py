@@ -12,7 +12,7 @@ import pytest
 
 import msp_pynq.runtime.runtime as runtime_module
 from msp_pynq.bundle.container import BundleError, read_container
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 from msp_pynq.emulator import Conv2d, GlobalAvgPool, Linear, Network, reference
 from msp_pynq.numerics.activations import U4, U8
 from msp_pynq.emulation import EmulatedDevice

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from msp_pynq.bundle.container import BundleError
-from msp_pynq.bundle.model import load_bundle
+from msp_pynq.bundle.io import load_bundle
 
 from .runtime_helpers import images
 

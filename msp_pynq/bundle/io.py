@@ -94,7 +94,7 @@ def save_bundle(path: "str | Path", network: Network, logit_scale: np.ndarray, b
     return write_container(path, manifest, arrays)
 
 
-class BundleModel:
+class Bundle:
     """A loaded, checked bundle: its manifest and arrays (as :func:`read_container` gave them),
     and its layers as an emulator :class:`~msp_pynq.emulator.network.Network`, built when first used
     (the board runtime runs the bundle on the engine and never needs it)."""
@@ -105,7 +105,7 @@ class BundleModel:
         self.classes: list = list(manifest["classes"])
 
     def __repr__(self) -> str:
-        return f"BundleModel({self.path!r}, board={self.manifest.get('board')!r}, {len(self.manifest['layers'])} layers)"
+        return f"Bundle({self.path!r}, board={self.manifest.get('board')!r}, {len(self.manifest['layers'])} layers)"
 
     @functools.cached_property
     def network(self) -> "Network":
@@ -331,7 +331,7 @@ def _layer_from(entry: dict, arrays: dict):
                      padding=tuple(entry["padding"]), spec=parse_act(entry["spec"]), **common)
 
 
-def load_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
+def load_bundle(path: "str | Path", board: "str | None" = None) -> Bundle:
     """Load a bundle; with ``board``, refuse one compiled for another board or engine.
 
     Every check of :func:`read_bundle`, and its layers built as an emulator network (which
@@ -341,7 +341,7 @@ def load_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
     return bundle
 
 
-def read_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
+def read_bundle(path: "str | Path", board: "str | None" = None) -> Bundle:
     """Read a bundle once and check its structure and, with ``board``, its board and engine;
     its emulator network is built only when used (what the board runtime loads)."""
     manifest, arrays = read_container(path)
@@ -359,4 +359,4 @@ def read_bundle(path: "str | Path", board: "str | None" = None) -> BundleModel:
         if manifest["engine"].get("fingerprint") != want:
             raise BundleError(f"{where}: compiled for engine {show(repr(manifest['engine'].get('fingerprint')))}, "
                               f"this msp-pynq's {profile.name} engine is {want}; recompile the model")
-    return BundleModel(manifest, arrays, where)
+    return Bundle(manifest, arrays, where)
