@@ -26,7 +26,7 @@ from ..emulator import fast
 from ..emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
 from ..errors import MSPError
 from ..numerics.bounds import BIAS_MAX, ceil_div
-from ..numerics.packing import unpack_rows
+from ..numerics.packing import row_nbytes, unpack_rows
 from ..numerics.requant import SHIFT_MAX
 from ..numerics.schemes import Scheme
 from ..engine.checks import check_descriptor
@@ -235,7 +235,7 @@ class EngineModel(RegisterModel):
             pass
         pos = 0                                       # find the offending row
         for row, s in enumerate(schemes):
-            n = k if s == Scheme.FIXED8 else (k + 1) // 2
+            n = row_nbytes(Scheme(int(s)), k)
             try:
                 unpack_rows(buf[pos:pos + n], schemes[row:row + 1], k)
             except MSPError:

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import BundleError
 from ..numerics.schemes import Scheme
+from ..numerics.windows import window_out_len
 from .geometry import EngineGeometry
 from .rows import engine_row_order
 from .registers import (OP_BY_NAME, ROW_PARAM_BYTES, Descriptor, Op, align, encode_act, pack_row_params,
@@ -97,10 +98,10 @@ def _shape3(shape: "tuple[int, ...]") -> "tuple[int, int, int]":
 
 
 def _out_len(size: int, kernel: int, stride: int, pad_a: int, pad_b: int, layer: str, where: str) -> int:
-    span = size + pad_a + pad_b - kernel
-    if span < 0:
+    n = window_out_len(size, kernel, stride, pad_a, pad_b)
+    if n == 0:
         raise BundleError(f"{where}: layer {layer!r}: kernel {kernel} exceeds the padded input {size}")
-    return span // stride + 1
+    return n
 
 
 def _weight_job(entry: dict, arrays: dict, shape: tuple, where: str) -> "tuple[Descriptor, tuple, dict]":

@@ -41,6 +41,7 @@ from ..bundle.io import Bundle, read_bundle
 from ..engine.planning import JobPlan, LayerJob, plan_jobs
 from ..engine.registers import align
 from ..errors import BundleError, MSPError
+from ..numerics.softmax import softmax
 from ..tensors import last_uses, release
 from . import dma as dmaops
 from .driver import EngineInfo, MspEngine
@@ -429,8 +430,7 @@ class Runtime:
             logits = self._run(image if x.ndim != 3 else x[None], frozenset())[0][0]
             names = self.bundle.classes
         index = int(np.argmax(logits))
-        z = np.exp(logits - logits[index])
-        return index, (names[index] if index < len(names) else str(index)), float(1.0 / z.sum())
+        return index, (names[index] if index < len(names) else str(index)), float(softmax(logits)[index])
 
     # ---- recovery and reporting -------------------------------------------------------
     def recover(self) -> None:

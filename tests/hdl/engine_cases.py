@@ -11,13 +11,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from msp_pynq.boards.profiles import get_profile
-from msp_pynq.bundle.io import engine_row_order
+from msp_pynq.engine.rows import engine_row_order
 from msp_pynq.emulator import reference
 from msp_pynq.emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
 from msp_pynq.numerics.activations import S8, U4, U5, U8
 from msp_pynq.numerics.packing import pack_rows
 from msp_pynq.numerics.schemes import Scheme
-from msp_pynq.emulation.engine import check_descriptor
+from msp_pynq.engine.checks import check_descriptor
 from msp_pynq.engine.registers import Descriptor, ErrorCode, Op, encode_act
 
 

@@ -11,14 +11,14 @@ import numpy as np
 import pynq
 import pytest
 
-from msp_pynq.bundle.io import engine_row_order
+from msp_pynq.engine.rows import engine_row_order
 from msp_pynq.emulator import reference
 from msp_pynq.emulator.layers import Add, Conv2d, GlobalAvgPool, Linear, MaxPool2d
 from msp_pynq.numerics.activations import S8, U4, U5, U8
 from msp_pynq.numerics.packing import pack_rows
 from msp_pynq.runtime import EngineError
 from msp_pynq.runtime import dma as dmaops
-from msp_pynq.emulation.engine import modelled_cycles
+from msp_pynq.engine.cycles import modelled_cycles
 from msp_pynq.engine.registers import (CTRL_IRQ_ENABLE, CTRL_START, IRQ_DONE, IRQ_ERROR, ST_DONE, ST_ERROR,
                                         Descriptor, ErrorCode, Op, Reg, encode_act)
 
