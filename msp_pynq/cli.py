@@ -203,8 +203,8 @@ def _quantize(args: argparse.Namespace) -> int:
     from .bundle.io import load_bundle
     from .compiler import compile as compile_model
     from .compiler.onnx_file import is_quantized, load_onnx
-    from .compiler.onnx_import import import_onnx
-    from .compiler.ptq import quantize_onnx
+    from .ptq.onnx_import import import_onnx
+    from .ptq.quantize import quantize_onnx
     from .data.images import load_images
     out, out_onnx = _quantize_outputs(args)
     model = load_onnx(args.onnx)
@@ -236,6 +236,7 @@ def _quantize_outputs(args: argparse.Namespace) -> "tuple[Path, Path]":
 
 def _run(args: argparse.Namespace) -> int:
     from .data.images import image_files, load_images, sample_photos
+    from .numerics.softmax import softmax
     from .runtime import Runtime
     source = args.images or sample_photos()
     with Runtime.open(args.board, emulate=True if args.emulate else None, timeout_s=args.timeout) as rt:
@@ -245,10 +246,10 @@ def _run(args: argparse.Namespace) -> int:
         images = load_images(source, (h, w), c, args.limit)
         logits = rt.run(images)
         for f, row in zip(files, logits):
-            z = np.exp(row - row.max())
+            p = softmax(row)
             top = np.argsort(row)[::-1][:3]
             names = [show(bundle.classes[i]) if i < len(bundle.classes) else str(i) for i in top]
-            print(f"{show(f.name)}: " + ", ".join(f"{n} {z[i] / z.sum():.2f}" for n, i in zip(names, top)))
+            print(f"{show(f.name)}: " + ", ".join(f"{n} {p[i]:.2f}" for n, i in zip(names, top)))
         last = rt.report()["last_run"]
         print(f"{len(images)} images on {rt.board} ({rt.mode}): modelled engine time "
               f"{1e3 * last['engine_s'] / len(images):.2f} ms/image, host wall time "

@@ -36,7 +36,7 @@ def main() -> int:
     from onnx import numpy_helper
     from msp_pynq.bundle.io import load_bundle
     from msp_pynq.compiler import compile as compile_model
-    from msp_pynq.quant.ptq import quantize_onnx
+    from msp_pynq.ptq.quantize import quantize_onnx
     from msp_pynq.data import load_cifar10
 
     src = Path(qonnx.__file__).parent / "data" / "onnx" / "mnist-conv"

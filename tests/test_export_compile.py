@@ -1,6 +1,7 @@
 """QAT model -> ONNX (onnxruntime runs it) -> bundle -> emulator, and every refusal on the way."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -97,8 +98,8 @@ def test_bundle_for_another_board_or_engine_is_refused(exported, tmp_path, monke
     out = compile(path, board="zcu104", out=tmp_path / "z.mspb")
     with pytest.raises(BundleError, match="compiled for board 'zcu104', not 'pynq-z2'"):
         load_bundle(out, board="pynq-z2")
-    changed = profiles.PROFILES["zcu104"].__class__(**{**profiles.PROFILES["zcu104"].__dict__,
-                                                       "vector_width": 64})
+    zcu = profiles.PROFILES["zcu104"]
+    changed = dataclasses.replace(zcu, geometry=dataclasses.replace(zcu.geometry, vector_width=64))
     monkeypatch.setitem(profiles.PROFILES, "zcu104", changed)
     with pytest.raises(BundleError, match="compiled for engine .* recompile"):
         load_bundle(out, board="zcu104")

@@ -13,8 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from msp_pynq.bundle.io import load_bundle
 from msp_pynq.compiler import CompileError, compile
-from msp_pynq.quant.onnx_import import import_onnx
-from msp_pynq.quant.ptq import quantize_onnx
+from msp_pynq.ptq.onnx_import import import_onnx
+from msp_pynq.ptq.quantize import quantize_onnx
 
 qonnx = pytest.importorskip("qonnx")
 MNIST = Path(qonnx.__file__).parent / "data" / "onnx" / "mnist-conv"

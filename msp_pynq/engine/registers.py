@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from enum import IntEnum
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -68,13 +68,70 @@ class Reg(IntEnum):
     SHIFT = 0x13C
 
 
-#: Writable bits of each descriptor register (the other bits read as 0, writes to them are ignored).
-DESCRIPTOR_MASKS = {
-    Reg.OP: 0xF, Reg.BATCH: 0xFFFF, Reg.IN_H: 0xFFFF, Reg.IN_W: 0xFFFF, Reg.IN_C: 0xFFFF,
-    Reg.OUT_C: 0xFFFF, Reg.KERNEL: 0xFFFF, Reg.STRIDE: 0xFFFF, Reg.PADDING: 0xFFFFFFFF,
-    Reg.ACT_TYPES: 0x01FFFFFF, Reg.ROWS_SP2: 0xFFFF, Reg.ROWS_FIXED4: 0xFFFF,
-    Reg.ROWS_FIXED8: 0xFFFF, Reg.MULT_A: 0xFFFF, Reg.MULT_B: 0xFFFF, Reg.SHIFT: 0x3F,
-}
+class DescriptorField(NamedTuple):
+    """One field of a descriptor register: bits ``[lsb + width - 1 : lsb]`` of ``reg``.
+
+    ``name`` is the field's name in docs/registers.md and in the generated Verilog header
+    (``hw_src/rtl/msp_contract.vh``: ``MSP_FIELD_<name>_LSB`` ...); ``attr`` the
+    :class:`Descriptor` attribute it holds, ``index`` its place in a tuple attribute (kernel,
+    stride, padding), None for a scalar one.
+    """
+
+    reg: "Reg"
+    name: str
+    lsb: int
+    width: int
+    attr: str
+    index: "int | None" = None
+
+    @property
+    def mask(self) -> int:
+        """The field's bits within its register."""
+        return ((1 << self.width) - 1) << self.lsb
+
+
+#: Every field of the descriptor registers, by register offset then LSB: the one table that
+#: :meth:`Descriptor.registers`, :meth:`Descriptor.from_registers`, :data:`DESCRIPTOR_MASKS` and
+#: the RTL (through ``python -m msp_pynq.hw.verilog_header``) share.
+DESCRIPTOR_FIELDS = (
+    DescriptorField(Reg.OP, "OP", 0, 4, "op"),
+    DescriptorField(Reg.BATCH, "BATCH", 0, 16, "batch"),
+    DescriptorField(Reg.IN_H, "IN_H", 0, 16, "in_h"),
+    DescriptorField(Reg.IN_W, "IN_W", 0, 16, "in_w"),
+    DescriptorField(Reg.IN_C, "IN_C", 0, 16, "in_c"),
+    DescriptorField(Reg.OUT_C, "OUT_C", 0, 16, "out_c"),
+    DescriptorField(Reg.KERNEL, "KH", 0, 8, "kernel", 0),
+    DescriptorField(Reg.KERNEL, "KW", 8, 8, "kernel", 1),
+    DescriptorField(Reg.STRIDE, "SH", 0, 8, "stride", 0),
+    DescriptorField(Reg.STRIDE, "SW", 8, 8, "stride", 1),
+    DescriptorField(Reg.PADDING, "PAD_TOP", 0, 8, "padding", 0),
+    DescriptorField(Reg.PADDING, "PAD_LEFT", 8, 8, "padding", 1),
+    DescriptorField(Reg.PADDING, "PAD_BOTTOM", 16, 8, "padding", 2),
+    DescriptorField(Reg.PADDING, "PAD_RIGHT", 24, 8, "padding", 3),
+    DescriptorField(Reg.ACT_TYPES, "IN_TYPE", 0, 8, "in_type"),
+    DescriptorField(Reg.ACT_TYPES, "IN_B_TYPE", 8, 8, "in_b_type"),
+    DescriptorField(Reg.ACT_TYPES, "OUT_TYPE", 16, 8, "out_type"),
+    DescriptorField(Reg.ACT_TYPES, "RAW_OUT", 24, 1, "raw_out"),
+    DescriptorField(Reg.ROWS_SP2, "ROWS_SP2", 0, 16, "rows_sp2"),
+    DescriptorField(Reg.ROWS_FIXED4, "ROWS_FIXED4", 0, 16, "rows_fixed4"),
+    DescriptorField(Reg.ROWS_FIXED8, "ROWS_FIXED8", 0, 16, "rows_fixed8"),
+    DescriptorField(Reg.MULT_A, "MULT_A", 0, 16, "mult_a"),
+    DescriptorField(Reg.MULT_B, "MULT_B", 0, 16, "mult_b"),
+    DescriptorField(Reg.SHIFT, "SHIFT", 0, 6, "shift"),
+)
+
+
+def _register_masks() -> "dict[Reg, int]":
+    masks: "dict[Reg, int]" = {}
+    for f in DESCRIPTOR_FIELDS:
+        assert not masks.get(f.reg, 0) & f.mask, f"{f.name} overlaps another field of {f.reg.name}"
+        masks[f.reg] = masks.get(f.reg, 0) | f.mask
+    return masks
+
+
+#: Writable bits of each descriptor register (the other bits read as 0, writes to them are ignored):
+#: the union of its fields.
+DESCRIPTOR_MASKS = _register_masks()
 DESCRIPTOR_REGS = tuple(sorted(DESCRIPTOR_MASKS))
 
 # CONTROL (0x040)
@@ -130,7 +187,8 @@ ERROR_TEXT = {
 }
 
 # ---- activation type codes (one byte each in ACT_TYPES) ---------------------------------
-ACT_SIGNED = 0x80
+ACT_SIGNED = 0x80                 # bit 7: signed
+ACT_BITS_MASK = 0x0F              # bits 3..0: the activation bits
 _ACT_CODES = {"u4": 0x04, "u5": 0x05, "u8": 0x08, "s8": 0x88}
 
 
@@ -211,18 +269,10 @@ class Descriptor:
     # ---- registers --------------------------------------------------------------------
     def registers(self) -> "list[tuple[int, int]]":
         """``(offset, value)`` of every descriptor register, ascending offsets."""
-        kh, kw = self.kernel
-        sh, sw = self.stride
-        pt, pl, pb, pr = self.padding
-        values = {
-            Reg.OP: self.op, Reg.BATCH: self.batch, Reg.IN_H: self.in_h, Reg.IN_W: self.in_w,
-            Reg.IN_C: self.in_c, Reg.OUT_C: self.out_c, Reg.KERNEL: kh | kw << 8,
-            Reg.STRIDE: sh | sw << 8, Reg.PADDING: pt | pl << 8 | pb << 16 | pr << 24,
-            Reg.ACT_TYPES: self.in_type | self.in_b_type << 8 | self.out_type << 16 | int(self.raw_out) << 24,
-            Reg.ROWS_SP2: self.rows_sp2, Reg.ROWS_FIXED4: self.rows_fixed4,
-            Reg.ROWS_FIXED8: self.rows_fixed8, Reg.MULT_A: self.mult_a, Reg.MULT_B: self.mult_b,
-            Reg.SHIFT: self.shift,
-        }
+        values = {reg: 0 for reg in DESCRIPTOR_REGS}
+        for f in DESCRIPTOR_FIELDS:
+            value = getattr(self, f.attr)
+            values[f.reg] |= int(value if f.index is None else value[f.index]) << f.lsb
         out = []
         for reg in DESCRIPTOR_REGS:
             value = int(values[reg])
@@ -236,15 +286,14 @@ class Descriptor:
     def from_registers(cls, regs: Mapping[int, int]) -> "Descriptor":
         """Decode register values (missing registers read as 0)."""
         r = {reg: int(regs.get(int(reg), 0)) & DESCRIPTOR_MASKS[reg] for reg in DESCRIPTOR_REGS}
-        k, s, p, t = r[Reg.KERNEL], r[Reg.STRIDE], r[Reg.PADDING], r[Reg.ACT_TYPES]
-        return cls(op=r[Reg.OP], batch=r[Reg.BATCH], in_h=r[Reg.IN_H], in_w=r[Reg.IN_W],
-                   in_c=r[Reg.IN_C], out_c=r[Reg.OUT_C], kernel=(k & 0xFF, k >> 8 & 0xFF),
-                   stride=(s & 0xFF, s >> 8 & 0xFF),
-                   padding=(p & 0xFF, p >> 8 & 0xFF, p >> 16 & 0xFF, p >> 24 & 0xFF),
-                   in_type=t & 0xFF, in_b_type=t >> 8 & 0xFF, out_type=t >> 16 & 0xFF,
-                   raw_out=bool(t >> 24 & 1), rows_sp2=r[Reg.ROWS_SP2], rows_fixed4=r[Reg.ROWS_FIXED4],
-                   rows_fixed8=r[Reg.ROWS_FIXED8], mult_a=r[Reg.MULT_A], mult_b=r[Reg.MULT_B],
-                   shift=r[Reg.SHIFT])
+        attrs: dict = {}
+        for f in DESCRIPTOR_FIELDS:
+            value = r[f.reg] >> f.lsb & ((1 << f.width) - 1)
+            if f.index is None:
+                attrs[f.attr] = bool(value) if f.attr == "raw_out" else value
+            else:
+                attrs[f.attr] = attrs.get(f.attr, ()) + (value,)
+        return cls(**attrs)
 
     def with_batch(self, batch: int) -> "Descriptor":
         return replace(self, batch=batch)

@@ -16,7 +16,7 @@ from msp_pynq.bundle import container
 from msp_pynq.compiler import CompileError, compile
 from msp_pynq.compiler.onnx_file import MAX_ONNX_BYTES, is_quantized, load_onnx
 from msp_pynq.compiler.onnx_reader import OPSET_MAX, OPSET_MIN
-from msp_pynq.quant.ptq import MAX_CALIB_BYTES, check_calibration, quantize_onnx
+from msp_pynq.ptq.quantize import MAX_CALIB_BYTES, check_calibration, quantize_onnx
 from msp_pynq.errors import MSPError
 
 from .bounded import assert_own_error, run_bounded
@@ -322,7 +322,7 @@ def test_calibration_images_are_checked(images, fragment):
 def test_absurd_model_input_is_refused_before_allocating(tmp_path):
     path = save(float_model(h=100000, w=100000), tmp_path / "huge.onnx")
     case = f"quantize_onnx({str(path)!r}, np.zeros((1, 8, 8, 3), np.uint8), {str(tmp_path / 'q.onnx')!r})"
-    result = run_bounded(case, "import numpy as np\nfrom msp_pynq.quant.ptq import quantize_onnx",
+    result = run_bounded(case, "import numpy as np\nfrom msp_pynq.ptq.quantize import quantize_onnx",
                          mem_mib=512, cpu_s=60)
     assert_own_error(result, "input 'x' of 3 x 100000 x 100000 is too large")
     assert not (tmp_path / "q.onnx").exists()
@@ -331,6 +331,6 @@ def test_absurd_model_input_is_refused_before_allocating(tmp_path):
 def test_huge_padding_in_a_float_model(tmp_path):
     path = save(float_model(pads=(20000,) * 4), tmp_path / "pad.onnx")
     case = f"quantize_onnx({str(path)!r}, np.zeros((2, 8, 8, 3), np.uint8), {str(tmp_path / 'q.onnx')!r})"
-    result = run_bounded(case, "import numpy as np\nfrom msp_pynq.quant.ptq import quantize_onnx",
+    result = run_bounded(case, "import numpy as np\nfrom msp_pynq.ptq.quantize import quantize_onnx",
                          mem_mib=512, cpu_s=60)
     assert_own_error(result, "node 'conv'", "pads", "outside the engine's range [0, 255]")

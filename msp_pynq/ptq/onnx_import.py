@@ -17,7 +17,7 @@ from ..engine.limits import engine_limits
 from ..fileio import show
 from ..models.points import QuantPoint
 from ..numerics.bounds import ceil_div
-from .ptq import MAX_CALIB_BYTES
+from .quantize import MAX_CALIB_BYTES
 
 
 def _attrs(node) -> dict:

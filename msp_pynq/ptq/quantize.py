@@ -53,7 +53,7 @@ def quantize_onnx(onnx_path: "str | Path", calib_images: np.ndarray, out: "str |
     from ..export import to_onnx
     from ..fileio import check_output, finite, show
     from ..compiler.onnx_file import is_quantized, load_onnx
-    from .api import calibrate, quantize
+    from ..quant.api import calibrate, quantize
     from .onnx_import import import_onnx
 
     out = check_output(out, [onnx_path], "the QDQ ONNX")
