@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 from pynq.buffer import PynqBuffer
 
+from ..numerics.bounds import ceil_div
+
 if TYPE_CHECKING:
     from .device import EmulatedDevice
 
@@ -69,7 +71,7 @@ class EmulatedMemory:
         for b in sorted(self.blocks.values(), key=lambda b: b.phys):
             if b.phys - addr >= nbytes:
                 break
-            addr = max(addr, -(-(b.phys + max(b.nbytes, 1)) // self.align) * self.align)
+            addr = max(addr, ceil_div(b.phys + max(b.nbytes, 1), self.align) * self.align)
         if addr + nbytes > self.base + self.size:
             raise MemoryError(f"emulated contiguous memory exhausted ({nbytes} bytes requested, "
                               f"{self.live_bytes} live)")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from ..errors import MSPError
 from ..fileio import atomic_output, read_bounded, show, strict_json
@@ -49,18 +49,10 @@ class Recorder:
         """Position of the next event (pass it to the selectors as ``since``)."""
         return len(self.events)
 
-    def clear(self) -> None:
-        self.events.clear()
-
     def writes(self, ip: "str | None" = None, since: int = 0) -> "list[tuple[str, int, int]]":
         """``(ip, offset, value)`` of the register writes since ``since``, optionally of one IP."""
         return [(e["ip"], e["offset"], e["value"]) for e in self.events[since:]
                 if e["kind"] == "write" and (ip is None or e["ip"] == ip)]
-
-    def transfers(self, since: int = 0, channel: "str | None" = None) -> "list[dict]":
-        """The DMA transfer events since ``since``, optionally of one channel."""
-        return [e for e in self.events[since:]
-                if e["kind"] == "dma" and (channel is None or e["channel"] == channel)]
 
     def dump(self, path: "str | Path", since: int = 0) -> int:
         """Write the events since ``since`` as JSON lines; returns how many."""
@@ -84,12 +76,6 @@ class Recorder:
             raise MSPError(f"{show(path)}: recorder file is not UTF-8 text (byte {exc.start})") from None
         return [_event(strict_json(line, f"{show(path)} line {n}"), f"{show(path)} line {n}")
                 for n, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-    def __iter__(self) -> "Iterator[dict]":
-        return iter(self.events)
-
-    def __len__(self) -> int:
-        return len(self.events)
 
 
 _U32 = 1 << 32

@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..numerics.bounds import ceil_div
 from .geometry import EngineGeometry
 from .registers import STREAM_BYTES, Descriptor, Op
 
@@ -38,7 +39,7 @@ ADD_TAIL_CYCLES = 4       # add: last beat of b to TLAST
 
 
 def _beats(nbytes: int) -> int:
-    return -(-nbytes // STREAM_BYTES)
+    return ceil_div(nbytes, STREAM_BYTES)
 
 
 @lru_cache(maxsize=256)
@@ -74,7 +75,7 @@ def _items(d: Descriptor, b: EngineGeometry) -> "list[tuple[int, int]]":
         chans = list(range(lb, lb + na)) + list(range(d.rows_sp2 + db, d.rows_sp2 + db + nb))
         c0 = d.rows_sp2 + d.rows_fixed4 + (max(f8_base, db) - f8_base) // 2
         chans += list(range(c0, c0 + nc))
-        out.append((len(chans), _lane_cycles(chans) - -(-len(chans) // 2)))
+        out.append((len(chans), _lane_cycles(chans) - ceil_div(len(chans), 2)))
     return out
 
 
@@ -90,7 +91,7 @@ def _lane_cycles(chans: "list[int]") -> int:
 def position_cycles(d: Descriptor, b: EngineGeometry) -> int:
     """Cycles per output position: the window walk or the output stage, whichever is slower."""
     passes, steps = b.passes(d), b.steps(d)
-    drain = sum(-(-n // 2) + extra + 1 for n, extra in _items(d, b))
+    drain = sum(ceil_div(n, 2) + extra + 1 for n, extra in _items(d, b))
     walk = passes * steps
     return max(walk, drain)
 
@@ -115,5 +116,5 @@ def modelled_cycles(desc: Descriptor, geometry) -> int:
         load = 0
         pixel, pixels = d.in_c, d.in_h * d.in_w
     image = writes(pixel, pixels, vw) + ho * wo * position_cycles(d, b)
-    send_last = -(-d.out_channels // 2)                   # the last position's channels, two per cycle
+    send_last = ceil_div(d.out_channels, 2)                  # the last position's channels, two per cycle
     return START_CYCLES + load + d.batch * image + send_last + TAIL_CYCLES

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import BundleError
+from ..numerics.packing import row_nbytes
 from ..numerics.schemes import Scheme
 from ..numerics.windows import window_out_len
 from .geometry import EngineGeometry
@@ -155,7 +156,7 @@ def split_rows(job: LayerJob, buffers: EngineGeometry, where: str = "") -> "list
     if buffers.weight_overflow(d) is None:
         return [job]
     n4, n8 = d.rows_sp2 + d.rows_fixed4, d.rows_fixed8
-    row_bytes = np.array([(d.k + 1) // 2] * n4 + [d.k] * n8, np.int64)
+    row_bytes = np.array([row_nbytes(Scheme.FIXED4, d.k)] * n4 + [row_nbytes(Scheme.FIXED8, d.k)] * n8, np.int64)
 
     def tile(r0: int, r1: int) -> Descriptor:
         def count(lo: int, hi: int) -> int:           # rows of [lo, hi) inside [r0, r1)

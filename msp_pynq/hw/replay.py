@@ -2,7 +2,7 @@
 
 The RTL testbench (``tests/hdl/tb_engine.py``) drives the Verilog engine with exactly what the
 runtime did on the emulated device, layer by layer, and compares the output packets. A replay is
-the recorder's JSON lines (:meth:`.recorder.Recorder.dump`).
+the recorder's JSON lines (:meth:`msp_pynq.emulation.recorder.Recorder.dump`).
 
 >>> layers = record_bundle("models/resnet20-msp8-exact.pynq-z2.mspb", "pynq-z2")   # doctest: +SKIP
 >>> layers[0].descriptor.op_name, len(layers[0].mm2s), len(layers[0].s2mm)       # doctest: +SKIP
