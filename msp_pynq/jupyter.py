@@ -106,12 +106,13 @@ def host_packages(log: "Callable[[str], None] | None" = print) -> bool:
     return not missing
 
 
-def execute_notebook(path: "str | Path", workdir: "str | Path", cell_timeout_s: int = 60,
+def execute_notebook(path: "str | Path", workdir: "str | Path", cell_timeout_s: int = 900,
                      env: "dict[str, str] | None" = None):
     """Run a notebook top to bottom in a fresh ``python3`` Jupyter kernel (nbclient), in
     ``workdir``, with ``env`` added to the kernel's environment; returns ``(notebook, seconds)``.
     The kernel imports this same msp_pynq (its folder goes first on ``PYTHONPATH``). A failing
-    cell raises nbclient's ``CellExecutionError`` naming the cell. For CI and
+    cell raises nbclient's ``CellExecutionError`` naming the cell; ``cell_timeout_s`` only catches
+    a hung cell (a loaded CI machine runs the training cells several times slower). For CI and
     ``scripts/run_notebooks.py``; needs nbclient, nbformat and ipykernel."""
     import time
 
