@@ -139,7 +139,7 @@ class Config:
     def key(self) -> str:
         """Identifies the synthesis: its script and the sources' contents."""
         h = hashlib.sha256((self.synth_script() + "; stat -json").encode())
-        for src in self.sources:
+        for src in self.sources + HEADERS:         # the contract header the sources include
             h.update((ROOT / src).read_bytes())
         return h.hexdigest()[:16]
 
@@ -154,6 +154,9 @@ def _generics(spec: BoardSpec, top: str, lut_rows: int, dsp_rows: int) -> tuple:
         generics["FINGERPRINT"] = f"32'h{generics['FINGERPRINT']:08X}"
         return tuple(generics.items())
     return (("VW", g.vector_width), ("LUT_ROWS", lut_rows), ("DSP_ROWS", dsp_rows))
+
+
+HEADERS = ("hw_src/rtl/msp_contract.vh",)
 
 
 def _sources(top: str) -> tuple:

@@ -10,6 +10,7 @@
 //
 // Generics are the board profile's geometry (msp_pynq/boards/profiles.py); the weight banks
 // share WGT_BUF_KIB between the LUT_ROWS + DSP_ROWS row units.
+`include "msp_contract.vh"
 `default_nettype none
 module msp_engine #(
     parameter integer VECTOR_WIDTH = 16,
@@ -54,9 +55,10 @@ module msp_engine #(
     localparam integer VW = VECTOR_WIDTH, U = LUT_ROWS + DSP_ROWS;
     localparam integer ACT_WORDS = ACT_BUF_KIB * 1024 / VW;
     localparam integer BANK_WORDS = WGT_BUF_KIB * 1024 / (U * VW / 2);
-    localparam integer MAX_ROWS = 1024;
+    localparam integer MAX_ROWS = `MSP_MAX_ROWS;
     localparam integer AW = $clog2(ACT_WORDS), BW = $clog2(BANK_WORDS + 1), RB = $clog2(MAX_ROWS);
-    localparam [3:0] OP_CONV = 4'd1, OP_LINEAR = 4'd2, OP_ADD = 4'd3, OP_MAX = 4'd4, OP_GAP = 4'd5;
+    localparam [3:0] OP_CONV = `MSP_OP_CONV2D, OP_LINEAR = `MSP_OP_LINEAR, OP_ADD = `MSP_OP_ADD,
+                     OP_MAX = `MSP_OP_MAX_POOL, OP_GAP = `MSP_OP_GLOBAL_AVG_POOL;
     localparam [1:0] S_IDLE = 2'd0, S_CHECK = 2'd1, S_RUN = 2'd2, S_FAIL = 2'd3;
 
     // ---------------- registers ----------------
@@ -97,15 +99,31 @@ module msp_engine #(
         .out_bytes(out_bytes), .win_h(win_h), .win_w(win_w), .win_kh(win_kh), .win_kw(win_kw),
         .out_h(out_h), .out_w(out_w), .passes(passes), .out_ch(out_ch), .groups(groups), .taps(taps),
         .chans(chans), .img_bytes(img_bytes), .steps(steps));
-    wire [15:0] batch = d[32*1 +: 16], in_c = d[32*4 +: 16];
-    wire [7:0]  t_in = d[32*9 +: 8], t_b = d[32*9 + 8 +: 8], t_out = d[32*9 + 16 +: 8];
-    wire        raw = d[32*9 + 24];
-    wire [15:0] n_sp2 = d[32*10 +: 16], n_f4 = d[32*11 +: 16], n_f8 = d[32*12 +: 16];
-    wire [15:0] mult_a = d[32*13 +: 16], mult_b = d[32*14 +: 16];
-    wire [5:0]  shift = d[32*15 +: 6];
+    wire [15:0] batch = d[`MSP_FIELD_BATCH_BIT +: `MSP_FIELD_BATCH_WIDTH];
+    wire [15:0] in_c = d[`MSP_FIELD_IN_C_BIT +: `MSP_FIELD_IN_C_WIDTH];
+    wire [7:0]  t_in = d[`MSP_FIELD_IN_TYPE_BIT +: `MSP_FIELD_IN_TYPE_WIDTH];
+    wire [7:0]  t_b = d[`MSP_FIELD_IN_B_TYPE_BIT +: `MSP_FIELD_IN_B_TYPE_WIDTH];
+    wire [7:0]  t_out = d[`MSP_FIELD_OUT_TYPE_BIT +: `MSP_FIELD_OUT_TYPE_WIDTH];
+    wire        raw = d[`MSP_FIELD_RAW_OUT_BIT];
+    wire [15:0] n_sp2 = d[`MSP_FIELD_ROWS_SP2_BIT +: `MSP_FIELD_ROWS_SP2_WIDTH];
+    wire [15:0] n_f4 = d[`MSP_FIELD_ROWS_FIXED4_BIT +: `MSP_FIELD_ROWS_FIXED4_WIDTH];
+    wire [15:0] n_f8 = d[`MSP_FIELD_ROWS_FIXED8_BIT +: `MSP_FIELD_ROWS_FIXED8_WIDTH];
+    wire [15:0] mult_a = d[`MSP_FIELD_MULT_A_BIT +: `MSP_FIELD_MULT_A_WIDTH];
+    wire [15:0] mult_b = d[`MSP_FIELD_MULT_B_BIT +: `MSP_FIELD_MULT_B_WIDTH];
+    wire [5:0]  shift = d[`MSP_FIELD_SHIFT_BIT +: `MSP_FIELD_SHIFT_WIDTH];
+    wire [7:0]  sh = d[`MSP_FIELD_SH_BIT +: `MSP_FIELD_SH_WIDTH], sw = d[`MSP_FIELD_SW_BIT +: `MSP_FIELD_SW_WIDTH];
+    wire [7:0]  pad_top = d[`MSP_FIELD_PAD_TOP_BIT +: `MSP_FIELD_PAD_TOP_WIDTH];
+    wire [7:0]  pad_left = d[`MSP_FIELD_PAD_LEFT_BIT +: `MSP_FIELD_PAD_LEFT_WIDTH];
     wire        weighted = op == OP_CONV || op == OP_LINEAR, pooling = op == OP_MAX || op == OP_GAP;
+    // a type byte's sign and bits
+    function is_signed(input [7:0] t);
+        is_signed = t[`MSP_ACT_SIGNED_BIT];
+    endfunction
+    function [3:0] type_bits(input [7:0] t);
+        type_bits = t[`MSP_ACT_BITS_LSB +: `MSP_ACT_BITS_WIDTH];
+    endfunction
     function [7:0] max_byte(input [7:0] t);      // the largest legal byte of an input type
-        max_byte = (t == 8'h04) ? 8'd15 : (t == 8'h05) ? 8'd31 : 8'd255;
+        max_byte = (t == `MSP_ACT_U4) ? 8'd15 : (t == `MSP_ACT_U5) ? 8'd31 : 8'd255;
     endfunction
 
     // ---------------- layer control ----------------
@@ -164,17 +182,17 @@ module msp_engine #(
         .done(wl_done), .bad(wl_bad), .bad_row(wl_bad_row));
 
     reg               img_resume;
-    wire              aw_ready, aw_wr_en, img_done, aw_bad;
-    wire [AW-1:0]     aw_addr;
-    wire [8*VW-1:0]   aw_data;
-    wire [VW-1:0]     aw_be;
-    wire [31:0]       aw_bad_index;
-    msp_act_writer #(.VW(VW), .AW(AW)) aw (
+    wire              actw_ready, actw_wr_en, img_done, actw_bad;
+    wire [AW-1:0]     actw_addr;
+    wire [8*VW-1:0]   actw_data;
+    wire [VW-1:0]     actw_be;
+    wire [31:0]       actw_bad_index;
+    msp_act_writer #(.VW(VW), .AW(AW)) actw (
         .clk(aclk), .rst(rst), .start(run_start), .pix_bytes(chans), .img_bytes(img_bytes),
         .max_byte(max_byte(t_in)), .resume(img_resume),
-        .in_valid(to_act), .in_data(h_data), .in_keep(h_keep), .in_ready(aw_ready),
-        .wr_en(aw_wr_en), .wr_addr(aw_addr), .wr_data(aw_data), .wr_be(aw_be),
-        .img_done(img_done), .bad(aw_bad), .bad_index(aw_bad_index));
+        .in_valid(to_act), .in_data(h_data), .in_keep(h_keep), .in_ready(actw_ready),
+        .wr_en(actw_wr_en), .wr_addr(actw_addr), .wr_data(actw_data), .wr_be(actw_be),
+        .img_done(img_done), .bad(actw_bad), .bad_index(actw_bad_index));
 
     wire              add_ready, add_rd_en, add_valid;
     wire [AW-1:0]     add_rd_addr;
@@ -184,12 +202,13 @@ module msp_engine #(
     reg  [8*VW-1:0]   act_q;
     msp_add_unit #(.VW(VW), .AW(AW)) adder (
         .clk(aclk), .rst(rst), .start(run_start), .mult_a(mult_a), .mult_b(mult_b), .shift(shift),
-        .a_signed(t_in[7]), .b_signed(t_b[7]), .out_signed(t_out[7]), .out_bits(t_out[3:0]),
+        .a_signed(is_signed(t_in)), .b_signed(is_signed(t_b)),
+        .out_signed(is_signed(t_out)), .out_bits(type_bits(t_out)),
         .in_valid(to_add && img_done), .in_data(h_data), .in_keep(h_keep), .in_ready(add_ready),
         .rd_en(add_rd_en), .rd_addr(add_rd_addr), .rd_q(act_q),
         .out_valid(add_valid), .out_data(add_data), .out_nbytes(add_nbytes), .out_ready(tx_ready && op == OP_ADD));
 
-    assign pop = (to_prm) || (to_wl && wl_ready) || (to_act && aw_ready) || (to_add && img_done && add_ready);
+    assign pop = (to_prm) || (to_wl && wl_ready) || (to_act && actw_ready) || (to_add && img_done && add_ready);
 
     always @(posedge aclk) begin
         if (rst || run_start) begin
@@ -207,9 +226,9 @@ module msp_engine #(
     // buffers start at zero: a window's padding channels meet zero weights, and 0 * X is X in simulation
     initial for (bi = 0; bi < ACT_WORDS; bi = bi + 1) act_mem[bi] = 0;
     always @(posedge aclk)
-        if (aw_wr_en)
+        if (actw_wr_en)
             for (bi = 0; bi < VW; bi = bi + 1)
-                if (aw_be[bi]) act_mem[aw_addr][8*bi +: 8] <= aw_data[8*bi +: 8];
+                if (actw_be[bi]) act_mem[actw_addr][8*bi +: 8] <= actw_data[8*bi +: 8];
 
     // window former
     wire              wg_next_first, wg_valid, wg_pad, wg_first, wg_last, wg_done;
@@ -220,8 +239,8 @@ module msp_engine #(
     wire              allow_first;
     msp_window_gen #(.ADDR_W(AW), .WADDR_W(BW)) wg (
         .clk(aclk), .rst(rst), .start(wg_start), .in_h(win_h), .in_w(win_w), .groups(groups),
-        .kh(win_kh), .kw(win_kw), .sh(op == OP_GAP ? 8'd1 : d[32*7 +: 8]), .sw(op == OP_GAP ? 8'd1 : d[32*7 + 8 +: 8]),
-        .pad_top(op == OP_GAP ? 8'd0 : d[32*8 +: 8]), .pad_left(op == OP_GAP ? 8'd0 : d[32*8 + 8 +: 8]),
+        .kh(win_kh), .kw(win_kw), .sh(op == OP_GAP ? 8'd1 : sh), .sw(op == OP_GAP ? 8'd1 : sw),
+        .pad_top(op == OP_GAP ? 8'd0 : pad_top), .pad_left(op == OP_GAP ? 8'd0 : pad_left),
         .out_h(out_h), .out_w(out_w), .passes(passes), .pool(pooling),
         .stall(wg_next_first && !allow_first), .next_first(wg_next_first),
         .valid(wg_valid), .addr(wg_addr), .waddr(wg_waddr), .pass(wg_pass), .pad(wg_pad),
@@ -254,7 +273,7 @@ module msp_engine #(
     always @(posedge aclk) begin
         v1 <= wg_valid && !rst; first1 <= wg_first; last1 <= wg_last; pad1 <= wg_pad; pass1 <= wg_pass;
     end
-    wire signed_in = t_in[7];
+    wire signed_in = is_signed(t_in);
     wire [9*VW-1:0] a9;
     genvar l;
     generate
@@ -302,7 +321,7 @@ module msp_engine #(
         .clk(aclk), .rst(rst), .start(run_start),
         .mode(op == OP_GAP ? 2'd2 : op == OP_MAX ? 2'd3 : raw ? 2'd1 : 2'd0),
         .out_ch(out_ch), .passes(passes), .n_sp2(n_sp2), .n_f4(n_f4), .n_f8(n_f8), .mult(mult_a), .shift(shift),
-        .out_signed(op == OP_MAX ? t_in[7] : t_out[7]), .out_bits(t_out[3:0]),
+        .out_signed(op == OP_MAX ? is_signed(t_in) : is_signed(t_out)), .out_bits(type_bits(t_out)),
         .prm_we(to_prm), .prm_row(prm_row), .prm_data(h_data),
         .can_capture(can_capture), .capture(capture),
         .acc({acc[32*U-1:32*VW], pooling ? pool_acc : acc[32*VW-1:0]}),   // pools use the first VW units
@@ -319,10 +338,13 @@ module msp_engine #(
 
     // ---------------- sequencing, checks and status ----------------
     // the parameter packet's checks (BAD_DATA): scheme byte by position, |bias| <= 2^30, shift <= 47
-    wire [7:0]  want_scheme = (prm_row < n_sp2) ? 8'd2 : (prm_row < n_sp2 + n_f4) ? 8'd0 : 8'd1;
-    wire signed [31:0] bias = h_data[31:0];
-    wire prm_bad_now = h_data[63:56] != want_scheme || bias > 32'sd1073741824 || bias < -32'sd1073741824
-                       || (!raw && h_data[55:48] > 8'd47);
+    wire [7:0]  want_scheme = (prm_row < n_sp2) ? `MSP_SCHEME_SP2_4
+                            : (prm_row < n_sp2 + n_f4) ? `MSP_SCHEME_FIXED4 : `MSP_SCHEME_FIXED8;
+    wire signed [31:0] bias = h_data[`MSP_ROW_BIAS_LSB +: `MSP_ROW_BIAS_WIDTH];
+    wire [7:0]  prm_scheme = h_data[`MSP_ROW_SCHEME_LSB +: `MSP_ROW_SCHEME_WIDTH];
+    wire [7:0]  prm_shift = h_data[`MSP_ROW_SHIFT_LSB +: `MSP_ROW_SHIFT_WIDTH];
+    wire prm_bad_now = prm_scheme != want_scheme || bias > `MSP_BIAS_MAX || bias < -`MSP_BIAS_MAX
+                       || (!raw && prm_shift > `MSP_SHIFT_MAX);
     // input b of add: the same range check as the activation writer's
     integer bl;
     reg       b_over;
@@ -343,7 +365,7 @@ module msp_engine #(
         bad_now = 1'b1; bad_pkt = 0; bad_info = 0;
         if (weighted && prm_bad && len_ok[0])      begin bad_pkt = 0; bad_info = prm_bad_row; end
         else if (weighted && wl_bad && len_ok[1] && wl_done) begin bad_pkt = 1; bad_info = wl_bad_row; end
-        else if (aw_bad && len_ok[weighted ? 2 : 0]) begin bad_pkt = weighted ? 2 : 0; bad_info = aw_bad_index; end
+        else if (actw_bad && len_ok[weighted ? 2 : 0]) begin bad_pkt = weighted ? 2 : 0; bad_info = actw_bad_index; end
         else if (op == OP_ADD && b_bad && len_ok[1]) begin bad_pkt = 1; bad_info = b_bad_index; end
         else bad_now = 1'b0;
     end
@@ -360,7 +382,7 @@ module msp_engine #(
                     d <= desc; state <= S_CHECK; cycles <= 0; packets <= 0; chk_start <= 1'b1;
                 end
                 S_CHECK: if (!chk_done) begin
-                end else if (chk_code != 0) begin
+                end else if (chk_code != `MSP_ERR_NONE) begin
                     state <= S_FAIL; error_set <= 1'b1; cycles <= 0;
                     e_code <= chk_code; e_packet <= 0; e_info <= chk_info;
                 end else begin
@@ -398,10 +420,10 @@ module msp_engine #(
                     acc_full <= (acc_full && !capture) || (v1 && last1);
                     if (rx_len_error) begin
                         state <= S_FAIL; error_set <= 1'b1;
-                        e_code <= 4'd2; e_packet <= {2'b0, rx_pkt}; e_info <= pkt_len;
+                        e_code <= `MSP_ERR_STREAM_LENGTH; e_packet <= {2'b0, rx_pkt}; e_info <= pkt_len;
                     end else if (bad_now) begin
                         state <= S_FAIL; error_set <= 1'b1;
-                        e_code <= 4'd5; e_packet <= bad_pkt; e_info <= bad_info;
+                        e_code <= `MSP_ERR_BAD_DATA; e_packet <= bad_pkt; e_info <= bad_info;
                     end else if (tx_done) begin
                         state <= S_IDLE; done_set <= 1'b1;
                     end

@@ -4,6 +4,7 @@
 // Sequential, to stay small: one shared multiplier and one shared divider work through the
 // products and quotients one per step (about 120 cycles, once per layer); `done` pulses when
 // the outputs and the error are valid. Sizes saturate at 2^32 - 1 (never below a capacity).
+`include "msp_contract.vh"
 `default_nettype none
 module msp_layer_check #(
     parameter integer VW         = 16,          // a power of two
@@ -30,22 +31,36 @@ module msp_layer_check #(
     output reg  [31:0]  img_bytes,              // bytes the activation writer takes per image
     output reg  [15:0]  steps                   // bank words per row (conv2d/linear)
 );
-    localparam [3:0] E_DESC = 4'd1, E_OP = 4'd3, E_BUF = 4'd4;
+    localparam [3:0] E_DESC = `MSP_ERR_BAD_DESCRIPTOR, E_OP = `MSP_ERR_UNSUPPORTED_OP, E_BUF = `MSP_ERR_BUFFER_OVERFLOW;
     localparam integer VB = $clog2(VW);
-    wire [15:0] batch = desc[32*1 +: 16], h = desc[32*2 +: 16], w = desc[32*3 +: 16], c = desc[32*4 +: 16];
-    wire [15:0] oc = desc[32*5 +: 16];
-    wire [7:0]  kh = desc[32*6 +: 8], kw = desc[32*6 + 8 +: 8], sh = desc[32*7 +: 8], sw = desc[32*7 + 8 +: 8];
-    wire [7:0]  pt = desc[32*8 +: 8], pl = desc[32*8 + 8 +: 8], pb = desc[32*8 + 16 +: 8], pr = desc[32*8 + 24 +: 8];
-    wire [7:0]  t_in = desc[32*9 +: 8], t_b = desc[32*9 + 8 +: 8], t_out = desc[32*9 + 16 +: 8];
-    wire        raw = desc[32*9 + 24];
-    wire [15:0] n_sp2 = desc[32*10 +: 16], n_f4 = desc[32*11 +: 16], n_f8 = desc[32*12 +: 16];
-    wire [5:0]  shift = desc[32*15 +: 6];
-    assign op = desc[3:0];
+    wire [15:0] batch = desc[`MSP_FIELD_BATCH_BIT +: `MSP_FIELD_BATCH_WIDTH];
+    wire [15:0] h = desc[`MSP_FIELD_IN_H_BIT +: `MSP_FIELD_IN_H_WIDTH];
+    wire [15:0] w = desc[`MSP_FIELD_IN_W_BIT +: `MSP_FIELD_IN_W_WIDTH];
+    wire [15:0] c = desc[`MSP_FIELD_IN_C_BIT +: `MSP_FIELD_IN_C_WIDTH];
+    wire [15:0] oc = desc[`MSP_FIELD_OUT_C_BIT +: `MSP_FIELD_OUT_C_WIDTH];
+    wire [7:0]  kh = desc[`MSP_FIELD_KH_BIT +: `MSP_FIELD_KH_WIDTH];
+    wire [7:0]  kw = desc[`MSP_FIELD_KW_BIT +: `MSP_FIELD_KW_WIDTH];
+    wire [7:0]  sh = desc[`MSP_FIELD_SH_BIT +: `MSP_FIELD_SH_WIDTH];
+    wire [7:0]  sw = desc[`MSP_FIELD_SW_BIT +: `MSP_FIELD_SW_WIDTH];
+    wire [7:0]  pt = desc[`MSP_FIELD_PAD_TOP_BIT +: `MSP_FIELD_PAD_TOP_WIDTH];
+    wire [7:0]  pl = desc[`MSP_FIELD_PAD_LEFT_BIT +: `MSP_FIELD_PAD_LEFT_WIDTH];
+    wire [7:0]  pb = desc[`MSP_FIELD_PAD_BOTTOM_BIT +: `MSP_FIELD_PAD_BOTTOM_WIDTH];
+    wire [7:0]  pr = desc[`MSP_FIELD_PAD_RIGHT_BIT +: `MSP_FIELD_PAD_RIGHT_WIDTH];
+    wire [7:0]  t_in = desc[`MSP_FIELD_IN_TYPE_BIT +: `MSP_FIELD_IN_TYPE_WIDTH];
+    wire [7:0]  t_b = desc[`MSP_FIELD_IN_B_TYPE_BIT +: `MSP_FIELD_IN_B_TYPE_WIDTH];
+    wire [7:0]  t_out = desc[`MSP_FIELD_OUT_TYPE_BIT +: `MSP_FIELD_OUT_TYPE_WIDTH];
+    wire        raw = desc[`MSP_FIELD_RAW_OUT_BIT];
+    wire [15:0] n_sp2 = desc[`MSP_FIELD_ROWS_SP2_BIT +: `MSP_FIELD_ROWS_SP2_WIDTH];
+    wire [15:0] n_f4 = desc[`MSP_FIELD_ROWS_FIXED4_BIT +: `MSP_FIELD_ROWS_FIXED4_WIDTH];
+    wire [15:0] n_f8 = desc[`MSP_FIELD_ROWS_FIXED8_BIT +: `MSP_FIELD_ROWS_FIXED8_WIDTH];
+    wire [5:0]  shift = desc[`MSP_FIELD_SHIFT_BIT +: `MSP_FIELD_SHIFT_WIDTH];
+    assign op = desc[`MSP_FIELD_OP_BIT +: `MSP_FIELD_OP_WIDTH];
 
-    wire conv = op == 4'd1, lin = op == 4'd2, add = op == 4'd3, maxp = op == 4'd4, gap = op == 4'd5;
+    wire conv = op == `MSP_OP_CONV2D, lin = op == `MSP_OP_LINEAR, add = op == `MSP_OP_ADD;
+    wire maxp = op == `MSP_OP_MAX_POOL, gap = op == `MSP_OP_GLOBAL_AVG_POOL;
     wire weighted = conv | lin, windowed = conv | maxp;
     function legal(input [7:0] t);
-        legal = t == 8'h04 || t == 8'h05 || t == 8'h08 || t == 8'h88;
+        legal = `MSP_ACT_LEGAL(t);
     endfunction
     function [31:0] sat32(input [63:0] x);
         sat32 = (x[63:32] != 0) ? 32'hFFFFFFFF : x[31:0];
@@ -136,28 +151,28 @@ module msp_layer_check #(
 
     // ---- the checks, in the contract's order, on the derived values ----
     always @* begin
-        err_code = 4'd0; err_info = 32'd0;
-        if (op < 4'd1 || op > 4'd5) begin err_code = E_OP; err_info = op; end
-        else if (batch == 0) begin err_code = E_DESC; err_info = 32'h104; end
-        else if (h == 0)     begin err_code = E_DESC; err_info = 32'h108; end
-        else if (w == 0)     begin err_code = E_DESC; err_info = 32'h10C; end
-        else if (c == 0)     begin err_code = E_DESC; err_info = 32'h110; end
-        else if (weighted && oc == 0) begin err_code = E_DESC; err_info = 32'h114; end
-        else if (windowed && (kh == 0 || kw == 0)) begin err_code = E_DESC; err_info = 32'h118; end
-        else if (windowed && (sh == 0 || sw == 0)) begin err_code = E_DESC; err_info = 32'h11C; end
+        err_code = `MSP_ERR_NONE; err_info = 32'd0;
+        if (!`MSP_OP_LEGAL(op)) begin err_code = E_OP; err_info = op; end
+        else if (batch == 0) begin err_code = E_DESC; err_info = `MSP_REG_BATCH; end
+        else if (h == 0)     begin err_code = E_DESC; err_info = `MSP_REG_IN_H; end
+        else if (w == 0)     begin err_code = E_DESC; err_info = `MSP_REG_IN_W; end
+        else if (c == 0)     begin err_code = E_DESC; err_info = `MSP_REG_IN_C; end
+        else if (weighted && oc == 0) begin err_code = E_DESC; err_info = `MSP_REG_OUT_C; end
+        else if (windowed && (kh == 0 || kw == 0)) begin err_code = E_DESC; err_info = `MSP_REG_KERNEL; end
+        else if (windowed && (sh == 0 || sw == 0)) begin err_code = E_DESC; err_info = `MSP_REG_STRIDE; end
         else if (maxp && ((pt > kh / 2) || (pb > kh / 2) || (pl > kw / 2) || (pr > kw / 2)))
-            begin err_code = E_DESC; err_info = 32'h120; end
-        else if (windowed && (kh > span_h || kw > span_w)) begin err_code = E_DESC; err_info = 32'h118; end
+            begin err_code = E_DESC; err_info = `MSP_REG_PADDING; end
+        else if (windowed && (kh > span_h || kw > span_w)) begin err_code = E_DESC; err_info = `MSP_REG_KERNEL; end
         else if (!legal(t_in) || (add && !legal(t_b)) || ((add || gap || (weighted && !raw)) && !legal(t_out))
-                 || (raw && !weighted)) begin err_code = E_DESC; err_info = 32'h124; end
-        else if (weighted && n_sp2 + n_f4 + n_f8 != oc) begin err_code = E_DESC; err_info = 32'h128; end
-        else if (weighted && k > 32768) begin err_code = E_DESC; err_info = conv ? 32'h118 : 32'h110; end
-        else if ((add || gap) && shift > 6'd47) begin err_code = E_DESC; err_info = 32'h13C; end
+                 || (raw && !weighted)) begin err_code = E_DESC; err_info = `MSP_REG_ACT_TYPES; end
+        else if (weighted && n_sp2 + n_f4 + n_f8 != oc) begin err_code = E_DESC; err_info = `MSP_REG_ROWS_SP2; end
+        else if (weighted && k > `MSP_MAX_K) begin err_code = E_DESC; err_info = conv ? `MSP_REG_KERNEL : `MSP_REG_IN_C; end
+        else if ((add || gap) && shift > `MSP_SHIFT_MAX) begin err_code = E_DESC; err_info = `MSP_REG_SHIFT; end
         // buffers: rows staging and weight banks first, then channels staging, then activations
         else if (weighted && (oc > MAX_ROWS || (LUT_ROWS == 0 && n_sp2 != 0)))
-            begin err_code = E_BUF; err_info = 32'hC000_0000 | oc; end
-        else if (weighted && bank_need > BANK_WORDS) begin err_code = E_BUF; err_info = 32'h8000_0000 | bank_need; end
-        else if ((maxp || gap) && c > MAX_ROWS) begin err_code = E_BUF; err_info = 32'h4000_0000 | c; end
+            begin err_code = E_BUF; err_info = `MSP_INFO_WEIGHT_BUFFER | `MSP_INFO_STAGING | oc; end
+        else if (weighted && bank_need > BANK_WORDS) begin err_code = E_BUF; err_info = `MSP_INFO_WEIGHT_BUFFER | bank_need; end
+        else if ((maxp || gap) && c > MAX_ROWS) begin err_code = E_BUF; err_info = `MSP_INFO_STAGING | c; end
         else if (act_need > ACT_WORDS) begin err_code = E_BUF; err_info = act_need << VB; end
     end
 

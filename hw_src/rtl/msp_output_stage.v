@@ -13,6 +13,7 @@
 // fixed-4 row p*DSP_ROWS + s, or, from slot f8_base (the fixed-4 count rounded up to even) on,
 // fixed-8 row (p*DSP_ROWS + s - f8_base) / 2 in its even slot. Pool ops: unit u of pass p is
 // channel p*VW + u. The row parameter RAM (8 bytes per row, engine order) lives here too.
+`include "msp_contract.vh"
 `default_nettype none
 module msp_output_stage #(
     parameter integer VW       = 16,
@@ -186,17 +187,20 @@ endmodule
 module msp_out_lane (
     input  wire [1:0]  mode,
     input  wire [31:0] v,
-    input  wire [63:0] prm,                       // bias [31:0], multiplier [47:32], shift [53:48]
+    input  wire [63:0] prm,                       // a row's parameter record: bias, multiplier, shift
     input  wire [15:0] mult,
     input  wire [5:0]  shift,
     input  wire        out_signed,
     input  wire [3:0]  out_bits,
     output wire [31:0] result
 );
-    wire signed [31:0] with_bias = $signed(v) + (mode[1] ? 32'sd0 : $signed(prm[31:0]));
+    wire [31:0] bias = prm[`MSP_ROW_BIAS_LSB +: `MSP_ROW_BIAS_WIDTH];
+    wire [15:0] row_mult = prm[`MSP_ROW_MULTIPLIER_LSB +: `MSP_ROW_MULTIPLIER_WIDTH];
+    wire [5:0]  row_shift = prm[`MSP_ROW_SHIFT_LSB +: 6];         // (shifts are 0..MSP_SHIFT_MAX)
+    wire signed [31:0] with_bias = $signed(v) + (mode[1] ? 32'sd0 : $signed(bias));
     wire [7:0] q;
-    msp_requant rq (.acc(with_bias), .mult(mode == 2'd2 ? mult : prm[47:32]),
-                    .shift(mode == 2'd2 ? shift : prm[53:48]), .out_signed(out_signed), .out_bits(out_bits), .y(q));
+    msp_requant rq (.acc(with_bias), .mult(mode == 2'd2 ? mult : row_mult),
+                    .shift(mode == 2'd2 ? shift : row_shift), .out_signed(out_signed), .out_bits(out_bits), .y(q));
     assign result = (mode == 2'd1) ? with_bias : (mode == 2'd3) ? {24'd0, v[7:0]} : {24'd0, q};
 endmodule
 `default_nettype wire

@@ -5,6 +5,7 @@
 // at START (`desc` holds the registers, the datapath copies them on `start`).
 // Whole-word accesses only (WSTRB ignored, as the register map allows); one outstanding
 // transaction per channel; OKAY responses everywhere (unlisted offsets read 0, ignore writes).
+`include "msp_contract.vh"
 `default_nettype none
 module msp_regs #(
     parameter [15:0] VECTOR_WIDTH = 16,
@@ -53,16 +54,32 @@ module msp_regs #(
     // descriptor field widths (reserved bits read 0)
     function [31:0] desc_mask(input integer i);
         case (i)
-            0:  desc_mask = 32'h0000000F;                    // OP
-            6, 7: desc_mask = 32'h0000FFFF;                  // KERNEL, STRIDE: [7:0], [15:8]
-            8:  desc_mask = 32'hFFFFFFFF;                    // PADDING
-            9:  desc_mask = 32'h01FFFFFF;                    // ACT_TYPES
-            15: desc_mask = 32'h0000003F;                    // SHIFT
-            default: desc_mask = 32'h0000FFFF;               // 16-bit fields
+            `MSP_DESC_INDEX_OP:          desc_mask = `MSP_DESC_MASK_OP;
+            `MSP_DESC_INDEX_BATCH:       desc_mask = `MSP_DESC_MASK_BATCH;
+            `MSP_DESC_INDEX_IN_H:        desc_mask = `MSP_DESC_MASK_IN_H;
+            `MSP_DESC_INDEX_IN_W:        desc_mask = `MSP_DESC_MASK_IN_W;
+            `MSP_DESC_INDEX_IN_C:        desc_mask = `MSP_DESC_MASK_IN_C;
+            `MSP_DESC_INDEX_OUT_C:       desc_mask = `MSP_DESC_MASK_OUT_C;
+            `MSP_DESC_INDEX_KERNEL:      desc_mask = `MSP_DESC_MASK_KERNEL;
+            `MSP_DESC_INDEX_STRIDE:      desc_mask = `MSP_DESC_MASK_STRIDE;
+            `MSP_DESC_INDEX_PADDING:     desc_mask = `MSP_DESC_MASK_PADDING;
+            `MSP_DESC_INDEX_ACT_TYPES:   desc_mask = `MSP_DESC_MASK_ACT_TYPES;
+            `MSP_DESC_INDEX_ROWS_SP2:    desc_mask = `MSP_DESC_MASK_ROWS_SP2;
+            `MSP_DESC_INDEX_ROWS_FIXED4: desc_mask = `MSP_DESC_MASK_ROWS_FIXED4;
+            `MSP_DESC_INDEX_ROWS_FIXED8: desc_mask = `MSP_DESC_MASK_ROWS_FIXED8;
+            `MSP_DESC_INDEX_MULT_A:      desc_mask = `MSP_DESC_MASK_MULT_A;
+            `MSP_DESC_INDEX_MULT_B:      desc_mask = `MSP_DESC_MASK_MULT_B;
+            `MSP_DESC_INDEX_SHIFT:       desc_mask = `MSP_DESC_MASK_SHIFT;
+            default:                     desc_mask = 32'd0;
         endcase
     endfunction
+    // the descriptor block: MSP_DESC_COUNT registers from MSP_DESC_BASE, index in offset bits [5:2]
+    localparam integer DB = `MSP_DESC_INDEX_BITS + 2;
+    function is_desc(input [`MSP_ADDR_BITS-1:0] addr);
+        is_desc = addr[`MSP_ADDR_BITS-1:DB] == (`MSP_DESC_BASE >> DB);
+    endfunction
 
-    reg [31:0] regs [0:15];
+    reg [31:0] regs [0:`MSP_DESC_COUNT-1];
     reg        irq_enable, done, error, done_irq, error_irq;
     reg [3:0]  err_code, err_packet;
     reg [31:0] err_info;
@@ -72,7 +89,7 @@ module msp_regs #(
 
     genvar g;
     generate
-        for (g = 0; g < 16; g = g + 1) begin : pack
+        for (g = 0; g < `MSP_DESC_COUNT; g = g + 1) begin : pack
             assign desc[32*g +: 32] = regs[g];
         end
     endgenerate
@@ -87,8 +104,8 @@ module msp_regs #(
             s_axi_awready <= 1'b0; s_axi_wready <= 1'b0; s_axi_bvalid <= 1'b0; s_axi_bresp <= 2'b00;
             have_aw <= 1'b0; have_w <= 1'b0;
             irq_enable <= 1'b0; done <= 1'b0; error <= 1'b0; done_irq <= 1'b0; error_irq <= 1'b0;
-            err_code <= 4'd0; err_packet <= 4'd0; err_info <= 32'd0;
-            for (i = 0; i < 16; i = i + 1) regs[i] <= 32'd0;
+            err_code <= `MSP_ERR_NONE; err_packet <= 4'd0; err_info <= 32'd0;
+            for (i = 0; i < `MSP_DESC_COUNT; i = i + 1) regs[i] <= 32'd0;
         end else begin
             s_axi_awready <= !have_aw && !s_axi_awready && s_axi_awvalid;
             s_axi_wready  <= !have_w && !s_axi_wready && s_axi_wvalid;
@@ -103,48 +120,60 @@ module msp_regs #(
             end
             if (have_aw && have_w && !s_axi_bvalid) begin
                 have_aw <= 1'b0; have_w <= 1'b0; s_axi_bvalid <= 1'b1;
-                if (awaddr[11:8] == 4'h1 && awaddr[7:6] == 2'b00)
-                    regs[awaddr[5:2]] <= wdata & desc_mask(awaddr[5:2]);
-                else if (awaddr == 12'h040) begin
-                    irq_enable <= wdata[2];
-                    if (wdata[1]) begin                       // soft reset (section 4)
+                if (is_desc(awaddr))
+                    regs[awaddr[DB-1:2]] <= wdata & desc_mask(awaddr[DB-1:2]);
+                else if (awaddr == `MSP_REG_CONTROL) begin
+                    irq_enable <= wdata[`MSP_CONTROL_IRQ_ENABLE_BIT];
+                    if (wdata[`MSP_CONTROL_SOFT_RESET_BIT]) begin      // soft reset (section 4)
                         soft_reset <= 1'b1;
                         done <= 1'b0; error <= 1'b0; done_irq <= 1'b0; error_irq <= 1'b0;
-                        err_code <= 4'd0; err_packet <= 4'd0; err_info <= 32'd0;
-                    end else if (wdata[0] && !busy && !error) begin
+                        err_code <= `MSP_ERR_NONE; err_packet <= 4'd0; err_info <= 32'd0;
+                    end else if (wdata[`MSP_CONTROL_START_BIT] && !busy && !error) begin
                         start <= 1'b1;
-                        done <= 1'b0; err_code <= 4'd0; err_packet <= 4'd0; err_info <= 32'd0;
+                        done <= 1'b0; err_code <= `MSP_ERR_NONE; err_packet <= 4'd0; err_info <= 32'd0;
                     end
-                end else if (awaddr == 12'h048) begin         // W1C
-                    if (wdata[0]) done_irq <= 1'b0;
-                    if (wdata[1]) error_irq <= 1'b0;
+                end else if (awaddr == `MSP_REG_IRQ_STATUS) begin   // W1C
+                    if (wdata[`MSP_IRQ_DONE_BIT]) done_irq <= 1'b0;
+                    if (wdata[`MSP_IRQ_ERROR_BIT]) error_irq <= 1'b0;
                 end
             end
         end
     end
 
     // ---- reads ----
-    wire [31:0] status = {12'd0, packets, err_packet, err_code, 5'd0, error, done, busy};
-    reg [31:0] rvalue;
+    reg [31:0] status, control, irq_status, rvalue;
+    always @* begin
+        status = 32'd0;
+        status[`MSP_STATUS_BUSY_BIT] = busy;
+        status[`MSP_STATUS_DONE_BIT] = done;
+        status[`MSP_STATUS_ERROR_BIT] = error;
+        status[`MSP_STATUS_ERR_CODE_LSB +: `MSP_STATUS_ERR_CODE_WIDTH] = err_code;
+        status[`MSP_STATUS_ERR_PACKET_LSB +: `MSP_STATUS_ERR_PACKET_WIDTH] = err_packet;
+        status[`MSP_STATUS_PACKETS_LSB +: `MSP_STATUS_PACKETS_WIDTH] = packets;
+        control = 32'd0;                                     // START, SOFT_RESET read as 0
+        control[`MSP_CONTROL_IRQ_ENABLE_BIT] = irq_enable;
+        irq_status = 32'd0;
+        irq_status[`MSP_IRQ_DONE_BIT] = done_irq;
+        irq_status[`MSP_IRQ_ERROR_BIT] = error_irq;
+    end
     always @* begin
         case (s_axi_araddr)
-            12'h000: rvalue = 32'h4D535045;                  // 'MSPE'
-            12'h004: rvalue = 32'h00010000;                  // version 1.0
-            12'h008: rvalue = {16'd0, VECTOR_WIDTH};
-            12'h00C: rvalue = {16'd0, LUT_ROWS};
-            12'h010: rvalue = {16'd0, DSP_ROWS};
-            12'h014: rvalue = {16'd0, ACT_BUF_KIB};
-            12'h018: rvalue = {16'd0, WGT_BUF_KIB};
-            12'h01C: rvalue = FINGERPRINT;
-            12'h020: rvalue = CLOCK_KHZ;
-            12'h040: rvalue = {29'd0, irq_enable, 2'b00};    // START, SOFT_RESET read as 0
-            12'h044: rvalue = status;
-            12'h048: rvalue = {30'd0, error_irq, done_irq};
-            12'h04C: rvalue = cycles[31:0];
-            12'h050: rvalue = cycles[63:32];
-            12'h054: rvalue = err_info;
-            default: rvalue = (s_axi_araddr[11:8] == 4'h1 && s_axi_araddr[7:6] == 2'b00)
-                              ? regs[s_axi_araddr[5:2]] : 32'd0;
+            `MSP_REG_ID:           rvalue = `MSP_ENGINE_ID;
+            `MSP_REG_VERSION:      rvalue = `MSP_ENGINE_VERSION;
+            `MSP_REG_VECTOR_WIDTH: rvalue = {16'd0, VECTOR_WIDTH};
+            `MSP_REG_LUT_ROWS:     rvalue = {16'd0, LUT_ROWS};
+            `MSP_REG_DSP_ROWS:     rvalue = {16'd0, DSP_ROWS};
+            `MSP_REG_ACT_BUF_KIB:  rvalue = {16'd0, ACT_BUF_KIB};
+            `MSP_REG_WGT_BUF_KIB:  rvalue = {16'd0, WGT_BUF_KIB};
+            `MSP_REG_FINGERPRINT:  rvalue = FINGERPRINT;
+            `MSP_REG_CLOCK_KHZ:    rvalue = CLOCK_KHZ;
+            `MSP_REG_CONTROL:      rvalue = control;
+            `MSP_REG_STATUS:       rvalue = status;
+            `MSP_REG_IRQ_STATUS:   rvalue = irq_status;
+            `MSP_REG_CYCLES_LO:    rvalue = cycles[31:0];
+            `MSP_REG_CYCLES_HI:    rvalue = cycles[63:32];
+            `MSP_REG_ERROR_INFO:   rvalue = err_info;
+            default: rvalue = is_desc(s_axi_araddr) ? regs[s_axi_araddr[DB-1:2]] : 32'd0;
         endcase
     end
     always @(posedge aclk) begin

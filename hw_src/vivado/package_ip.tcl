@@ -1,4 +1,4 @@
-# Package hw_src/rtl/*.v as the Vivado IP msp-pynq:rtl:msp_engine:1.0 (docs/registers.md).
+# Package hw_src/rtl/*.v (and the header they include, *.vh) as the Vivado IP msp-pynq:rtl:msp_engine:1.0 (docs/registers.md).
 #
 #   vivado -mode batch -source hw_src/vivado/package_ip.tcl -tclargs <part> <ip_dir> [scratch_dir]
 #
@@ -114,9 +114,17 @@ proc package_msp_engine {rtl_dir ip_dir part scratch_dir} {
         error "package_msp_engine: no $msp_engine_name.v in $rtl_dir (the engine's top level)"
     }
 
+    # the RTL's `include "msp_contract.vh" (generated: python -m msp_pynq.hw.verilog_header)
+    set headers [lsort [glob -nocomplain -directory $rtl_dir *.vh]]
+
     # ipx::package_project packages the current project: a scratch project holds the sources.
     create_project -force ${msp_engine_name}_package $scratch_dir -part $part
-    add_files -norecurse $sources
+    add_files -norecurse [concat $sources $headers]
+    if {[llength $headers] > 0} {
+        # Verilog Header files are found by `include wherever they are (also in the IP's copy)
+        set_property file_type {Verilog Header} [get_files $headers]
+    }
+    set_property include_dirs [list $rtl_dir] [current_fileset]
     set_property top $msp_engine_name [current_fileset]
     update_compile_order -fileset sources_1
 

@@ -22,6 +22,10 @@ from typing import Mapping, NamedTuple
 import numpy as np
 
 from ..numerics.activations import ActSpec, parse_act
+from ..numerics.bounds import ceil_div
+from ..numerics.packing import row_nbytes
+from ..numerics.schemes import Scheme
+from ..numerics.windows import window_out_len
 
 ENGINE_VLNV = "msp-pynq:rtl:msp_engine:1.0"
 ENGINE_ID = 0x4D535045            # 'MSPE'
@@ -230,12 +234,7 @@ def unpack_row_params(packet: "bytes | np.ndarray") -> np.ndarray:
 
 def weight_nbytes(k: int, rows_sp2: int, rows_fixed4: int, rows_fixed8: int) -> int:
     """Bytes of the packed-weights packet (docs/numerics.md section 4)."""
-    return (rows_sp2 + rows_fixed4) * ((k + 1) // 2) + rows_fixed8 * k
-
-
-def _out_len(size: int, kernel: int, stride: int, pad_a: int, pad_b: int) -> int:
-    span = size + pad_a + pad_b - kernel
-    return span // stride + 1 if span >= 0 and stride >= 1 else 0
+    return (rows_sp2 + rows_fixed4) * row_nbytes(Scheme.FIXED4, k) + rows_fixed8 * row_nbytes(Scheme.FIXED8, k)
 
 
 @dataclass(frozen=True)
@@ -323,7 +322,7 @@ class Descriptor:
         """Output height and width (1, 1 for linear and global_avg_pool)."""
         if self.op in (Op.CONV2D, Op.MAX_POOL):
             (kh, kw), (sh, sw), (pt, pl, pb, pr) = self.kernel, self.stride, self.padding
-            return _out_len(self.in_h, kh, sh, pt, pb), _out_len(self.in_w, kw, sw, pl, pr)
+            return window_out_len(self.in_h, kh, sh, pt, pb), window_out_len(self.in_w, kw, sw, pl, pr)
         if self.op == Op.ADD:
             return self.in_h, self.in_w
         return 1, 1
@@ -372,7 +371,7 @@ class Descriptor:
 
 def align(n: int, to: int = PACKET_ALIGN) -> int:
     """``n`` rounded up to a multiple of ``to``."""
-    return -(-n // to) * to
+    return ceil_div(n, to) * to
 
 
 def describe_status(status: int) -> str:

@@ -1,6 +1,6 @@
 """Layer replays: the runtime's recorded register writes and DMA transfers, cut into layers.
 
-The RTL testbench (``tests/hdl/tb_engine.py``) drives the Verilog engine with exactly what the
+The RTL testbench (``msp_pynq/hw/testbench/tb_engine.py``) drives the Verilog engine with exactly what the
 runtime did on the emulated device, layer by layer, and compares the output packets. A replay is
 the recorder's JSON lines (:meth:`msp_pynq.emulation.recorder.Recorder.dump`).
 

@@ -1,6 +1,6 @@
 """Simulate the Verilog engine (hw_src/rtl) under cocotb with Icarus Verilog.
 
-:func:`replay` runs the testbench ``tests/hdl/tb_engine.py`` on recorded layers
+:func:`replay` runs the testbench :mod:`msp_pynq.hw.testbench.tb_engine` on recorded layers
 (:mod:`msp_pynq.hw.replay`) and returns each layer's result: bit-exactness and the RTL's
 cycle count. Needs the ``hdl`` extra (cocotb, cocotbext-axi) and ``iverilog`` on PATH.
 
@@ -11,36 +11,52 @@ cycle count. Needs the ``hdl`` extra (cocotb, cocotbext-axi) and ``iverilog`` on
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+from typing import Sequence
 
 from ..boards.profiles import get_profile
 from ..engine.geometry import engine_generics
 
 ROOT = Path(__file__).resolve().parents[2]
 RTL = ROOT / "hw_src" / "rtl"
-TESTBENCH_DIR = ROOT / "tests" / "hdl"
+#: Verilog include folders: the RTL's `include "msp_contract.vh"` (msp_pynq.hw.verilog_header).
+INCLUDES = (RTL,)
+#: The engine's testbench, a module cocotb imports by name inside the simulator.
+TESTBENCH = "msp_pynq.hw.testbench.tb_engine"
+
+
+def rtl_sources() -> "list[Path]":
+    """The engine's Verilog files (the header they include is found through :data:`INCLUDES`)."""
+    return sorted(RTL.glob("*.v"))
 
 
 def replay(board: str, replay_file: "str | Path", layers: str = "all", build_dir: "str | Path" = "build/sim",
-           testcase: "str | None" = None) -> "list[dict]":
+           testcase: "str | None" = None, extra_test_modules: "Sequence[str]" = (),
+           test_dir: "str | Path | None" = None) -> "list[dict]":
     """Run tb_engine on ``layers`` ("all" or "0,3,...") of ``replay_file``; returns its per-layer results.
 
-    ``testcase`` picks one cocotb test of tb_engine (default: all of them). Raises AssertionError
-    when a cocotb test fails (an output that differs, an error status, a timeout).
+    ``testcase`` picks one cocotb test (default: all of them). ``extra_test_modules`` are further
+    cocotb modules run in the same simulation, importable from the simulator's working folder
+    ``test_dir`` (default ``build_dir``). Raises AssertionError when a cocotb test fails (an
+    output that differs, an error status, a timeout).
     """
     from cocotb_tools.runner import get_results, get_runner
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner("icarus")
-    runner.build(sources=sorted(RTL.glob("*.v")), hdl_toplevel="msp_engine", build_dir=build_dir,
-                 timescale=("1ns", "1ps"), parameters=engine_generics(get_profile(board)))
+    # always: the runner's freshness check sees neither the included header nor the generics
+    runner.build(sources=rtl_sources(), includes=list(INCLUDES), hdl_toplevel="msp_engine",
+                 build_dir=build_dir, timescale=("1ns", "1ps"), parameters=engine_generics(get_profile(board)),
+                 always=True)
     out = build_dir / "replay_results.json"
     out.unlink(missing_ok=True)
-    results = runner.test(hdl_toplevel="msp_engine", test_module="tb_engine", testcase=testcase,
-                          build_dir=build_dir, test_dir=TESTBENCH_DIR, results_xml=str(build_dir / "results.xml"),
-                          extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTBENCH_DIR)]),
-                                     "MSP_REPLAY": str(Path(replay_file).resolve()), "MSP_REPLAY_LAYERS": layers,
+    # the simulator's Python path is this interpreter's sys.path (cocotb_tools sets PYTHONPATH
+    # from it) plus its working folder test_dir
+    results = runner.test(hdl_toplevel="msp_engine", test_module=[TESTBENCH, *extra_test_modules],
+                          testcase=testcase, build_dir=build_dir,
+                          test_dir=Path(test_dir).resolve() if test_dir is not None else build_dir,
+                          results_xml=str(build_dir / "results.xml"),
+                          extra_env={"MSP_REPLAY": str(Path(replay_file).resolve()), "MSP_REPLAY_LAYERS": layers,
                                      "MSP_REPLAY_OUT": str(out), "MSP_BOARD": board})
     total, failed = get_results(results)
     found = json.loads(out.read_text()) if out.exists() else []

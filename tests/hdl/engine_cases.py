@@ -1,8 +1,9 @@
 """Small layers of every op and the engine's error cases, with what the contract says they give.
 
-Used by tb_engine's contract test: each case is a descriptor, its MM2S packets and the expected
-result: the output bytes (from the int64 reference emulator, channels in engine order) or the
-error (code, packet, ERROR_INFO; descriptor errors from the register model's own check)."""
+Used by the contract test of tb_engine_cases.py: each case is a descriptor, its MM2S packets and
+the expected result: the output bytes (from the int64 reference emulator, channels in engine
+order) or the error (code, packet, ERROR_INFO; descriptor errors from the register model's own
+check)."""
 from __future__ import annotations
 
 import struct

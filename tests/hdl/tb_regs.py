@@ -10,7 +10,7 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from msp_pynq.boards.profiles import get_profile
 from msp_pynq.engine.registers import DESCRIPTOR_MASKS, DESCRIPTOR_REGS, Reg
 
-from tb_common import reset, start_clock
+from msp_pynq.hw.testbench.tb_common import reset, start_clock
 
 
 async def _setup(dut) -> AxiLiteMaster:

@@ -5,7 +5,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSource
 
-from tb_common import reset, start_clock
+from msp_pynq.hw.testbench.tb_common import reset, start_clock
 
 
 class _Sink:

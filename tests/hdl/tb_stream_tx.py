@@ -6,7 +6,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiStreamBus, AxiStreamSink
 
-from tb_common import reset, start_clock
+from msp_pynq.hw.testbench.tb_common import reset, start_clock
 
 
 async def _produce(dut, payload: bytes, rng: random.Random) -> None:

@@ -3,7 +3,8 @@
 - the committed ResNet-20 bundle's layers, one of every kind at full size, replayed from the
   runtime's recorded register writes and DMA packets, bit for bit, with the RTL's cycle counts
   within 10% of the runtime's cycle model;
-- small layers of every op and every error code (tests/hdl/engine_cases.py).
+- small layers of every op and every error code (tests/hdl/engine_cases.py, run by
+  tb_engine_cases.py in the same simulation).
 
 The whole network replays with ``make hw-replay`` (scripts/hw_replay.py, about half an hour)."""
 import shutil
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from msp_pynq.boards.profiles import get_profile
-from msp_pynq.runtime import replay
+from msp_pynq.hw import replay
 from msp_pynq.engine.cycles import modelled_cycles
 from msp_pynq.engine.registers import Op
 
@@ -48,7 +49,8 @@ def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path
     picked = pick_layers(layers)
     assert set(picked) == {"conv2d 3x3/1 C<VW", "conv2d 3x3/1", "conv2d 3x3/2", "conv2d 1x1/2", "add",
                            "global_avg_pool", "linear"}
-    results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path)
+    results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path,
+                       extra_test_modules=["tb_engine_cases"], test_dir=Path(__file__).parent)
     assert len(results) == len(picked) and all(r["bit_exact"] for r in results), results
     profile = get_profile("pynq-z2")
     for r in results:

@@ -1,11 +1,12 @@
 """RTL arithmetic units simulated with Icarus Verilog under cocotb, compared with the contract."""
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from msp_pynq.hw.simulate import engine_generics
+from msp_pynq.boards.profiles import get_profile
+from msp_pynq.engine.geometry import engine_generics
+from msp_pynq.hw.simulate import INCLUDES
 
 ROOT = Path(__file__).resolve().parents[2]
 RTL = ROOT / "hw_src" / "rtl"
@@ -32,7 +33,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
               # variants "toplevel:name": the same module with other generics
               "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
               "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
-              "msp_regs": engine_generics("pynq-z2")}     # the register block reports the profile
+              "msp_regs": engine_generics(get_profile("pynq-z2"))}     # the register block reports the profile
 
 
 @pytest.mark.parametrize("toplevel, testcase", [
@@ -53,11 +54,11 @@ def test_rtl_unit(toplevel, testcase, tmp_path):
 
     runner = get_runner("icarus")
     variant, toplevel = toplevel, toplevel.split(":")[0]
-    runner.build(sources=[RTL / f"{name}.v" for name in SOURCES[toplevel]], hdl_toplevel=toplevel,
-                 build_dir=tmp_path, timescale=("1ns", "1ps"), parameters=PARAMETERS.get(variant, {}))
+    runner.build(sources=[RTL / f"{name}.v" for name in SOURCES[toplevel]], includes=list(INCLUDES),
+                 hdl_toplevel=toplevel, build_dir=tmp_path, timescale=("1ns", "1ps"),
+                 parameters=PARAMETERS.get(variant, {}))
     module, testcase = (testcase, None) if testcase.startswith("tb_") else ("tb_units", testcase)
     results = runner.test(hdl_toplevel=toplevel, test_module=module, testcase=testcase,
-                          build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"),
-                          extra_env={"PYTHONPATH": os.pathsep.join([str(ROOT), str(Path(__file__).parent)])})
+                          build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"))
     total, failed = get_results(results)
     assert total >= 1 and failed == 0, f"{module}: {failed} of {total} cocotb tests failed"

@@ -3,7 +3,11 @@ cocotbext-axi's AXI4-Lite master, MM2S packets through its AXI4-Stream source) a
 S2MM packet, read by its AXI4-Stream sink, with the recorded one byte for byte.
 
 Environment: MSP_REPLAY (a replay file, msp_pynq.hw.replay), MSP_REPLAY_LAYERS (comma-separated
-layer indices, default all), MSP_REPLAY_OUT (a JSON file for each layer's result and cycles)."""
+layer indices, default all), MSP_REPLAY_OUT (a JSON file for each layer's result and cycles).
+
+:func:`setup_engine` and :func:`run_layer` are shared with tests/hdl/tb_engine_cases.py (small
+layers of every op and every error code), which :mod:`msp_pynq.hw.simulate` runs alongside when
+asked to. Loaded by the simulator only (cocotb, cocotbext-axi: the ``hdl`` extra)."""
 import json
 import logging
 import os
@@ -12,11 +16,9 @@ import cocotb
 from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from msp_pynq.runtime import replay
-from msp_pynq.engine.registers import (CTRL_SOFT_RESET, CTRL_START, ST_DONE, ST_ERR_CODE_SHIFT,
-                                        ST_ERR_PACKET_SHIFT, ST_ERROR, Reg, describe_status)
-
-from tb_common import reset, start_clock
+from msp_pynq.engine.registers import CTRL_START, ST_DONE, ST_ERROR, Reg, describe_status
+from msp_pynq.hw import replay
+from msp_pynq.hw.testbench.tb_common import reset, start_clock
 
 
 async def setup_engine(dut):
@@ -79,35 +81,3 @@ async def replayed_layers_match_the_runtime(dut):
             json.dump(results, fh, indent=1)
     assert not failures, f"output differs from the runtime's: {failures}"
 
-
-@cocotb.test()
-async def contract_cases(dut):
-    """Every op at small sizes and every error code (engine_cases), with a soft reset after each error."""
-    from engine_cases import cases                      # (numpy-heavy: only where used)
-    axil, source, sink = await setup_engine(dut)
-    failures = []
-    for case in cases(os.environ.get("MSP_BOARD", "pynq-z2")):
-        r = await run_layer(dut, axil, source, sink, dict(case.desc.registers()), case.packets, 400_000)
-        if case.error is None:
-            ok = r["status"] & ST_DONE and r["output"] == case.output
-            got = describe_status(r["status"])
-        else:
-            got = ((r["status"] >> ST_ERR_CODE_SHIFT) & 0xF, (r["status"] >> ST_ERR_PACKET_SHIFT) & 0xF, r["error_info"])
-            ok = r["status"] & ST_ERROR and got == case.error
-            await source.wait()                                # the rest of the packets are drained
-            # the driver's recovery: the DMA's reset (S2MM drops a partial output packet), then the
-            # engine's soft reset
-            sink._handle_reset(True)
-            sink._handle_reset(False)
-            sink.clear()
-            await axil.write_dword(Reg.CONTROL, CTRL_SOFT_RESET)
-            await ClockCycles(dut.aclk, 16)
-            status = await axil.read_dword(Reg.STATUS)
-            ok = ok and status & 0x7 == 0
-        dut._log.info("%s: %s (%s)", case.name, "ok" if ok else "WRONG", got)
-        if not ok:
-            failures.append(f"{case.name}: got {got}, want {case.error or 'the reference output'}")
-            if case.error is None and os.environ.get("MSP_CASES_DUMP"):
-                with open(os.environ["MSP_CASES_DUMP"], "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"case": case.name, "got": r["output"].hex(), "want": case.output.hex()}) + "\n")
-    assert not failures, failures
