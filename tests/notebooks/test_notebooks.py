@@ -21,7 +21,7 @@ from msp_pynq.jupyter import execute_notebook  # noqa: E402  (after the skips)
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CELL_TIMEOUT_S = 60
+CELL_TIMEOUT_S = 900     # catches a hung cell only: a loaded 2-core CI machine trains several times slower
 HOST = all(importlib.util.find_spec(name) for name in ("torch", "onnx"))
 
 
