@@ -173,10 +173,6 @@ class EmulatedDevice(pynq.Device):
         """Decode ``[base, base + size)`` to ``model``."""
         return self.bus.map(base, size, model, name)
 
-    @property
-    def regions(self) -> "list[tuple[int, int, RegisterModel, str]]":
-        return self.bus.regions
-
     def read_registers(self, address: int, length: int) -> bytes:
         t0 = time.perf_counter()
         with self._lock:

@@ -76,12 +76,12 @@ class Network:
         unknown = keep - {self.input_name} - {layer.output for layer in self.layers}
         if unknown:
             raise MSPError(f"keep names unknown tensors {sorted(unknown)}")
-        tensors = {self.input_name: x}
+        tensors, kept = {self.input_name: x}, keep | {self.output}
         for index, layer in enumerate(self.layers):
             tensors[layer.output] = runner(layer, *(tensors[n] for n in layer.inputs))
-            release(tensors, layer.inputs, index, self._last_use, keep | {self.output})
+            release(tensors, layer.inputs, index, self._last_use, kept)
         if keep:
-            return {name: tensors[name] for name in keep | {self.output}}
+            return {name: tensors[name] for name in kept}
         return tensors[self.output]
 
     def summary(self) -> list:

@@ -360,7 +360,7 @@ class Runtime:
     def _run_batch(self, x: np.ndarray, run: RunReport, keep: frozenset) -> dict:
         """One engine call per layer on a batch; tensors not in ``keep`` are dropped after their
         last use. Returns the network output and the kept tensors by name."""
-        tensors = {self.program.input_name: x}
+        tensors, kept = {self.program.input_name: x}, keep | {self.program.output_name}
         for index, job in enumerate(self.program.jobs):
             try:
                 out = self._run_job(job, [tensors[n] for n in job.inputs], run, run.layers[index])
@@ -385,7 +385,7 @@ class Runtime:
                     dest[...] = out
                 else:
                     dest[..., job.row_order] = out
-            release(tensors, job.inputs, index, self._last_use, keep | {self.program.output_name})
+            release(tensors, job.inputs, index, self._last_use, kept)
         return tensors
 
     def _run_job(self, job: LayerJob, inputs: "list[np.ndarray]", run: RunReport, layer_stats: dict) -> np.ndarray:
