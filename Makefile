@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup hdl-tools demo bench notebooks test clean cifar10-results overlay overlays hw-replay hw-resources
+.PHONY: setup hdl-tools demo bench notebooks test clean cifar10-results overlay overlays hw-replay hw-resources hw-timing
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,11 @@ hw-replay: setup hdl-tools
 
 hw-resources: setup hdl-tools
 	$(PY) scripts/hw_resources.py --board all --report docs/resources.md --json docs/resources.json
+
+# Static timing ESTIMATE (not Vivado) of the unit modules and both engines over Yosys's netlist
+# (docs/timing.md; the engines take minutes each).
+hw-timing: setup hdl-tools
+	$(PY) -m msp_pynq.hw.timing --board all --engine --report docs/timing.md
 
 # Train every model of docs/results/cifar10.md (hours; resumable) and rebuild the report.
 cifar10-results: setup

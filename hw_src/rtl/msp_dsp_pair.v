@@ -7,11 +7,17 @@
 // nibbles as unsigned 0..15 (|sum| <= VW * 255 * 15 < 2^17 for VW <= 32), codes_b the high
 // nibbles as signed -8..7, and sum_a returns sum(x*lo) + 16 * sum(x*hi) = sum(x*w); sum_b is 0.
 // So an 8-bit row costs the DSP core two 4-bit row slots.
+// PIPE = 0: combinational. PIPE = 1: pipelined, one new input per cycle, sums LATENCY cycles
+// later: each lane's DSP gets its A/B input registers (the packed weight and the fixed8 mux come
+// before them), M and P registers (3 cycles); the packed tree has a register every two levels
+// (clog2(VW) / 2 cycles); the split is two stages (hi = total - lo; then whole = lo + 16 hi).
 `default_nettype none
 module msp_dsp_pair #(
     parameter integer VW    = 16,
-    parameter integer OUT_W = 17 + $clog2(VW)
+    parameter integer OUT_W = 17 + $clog2(VW),
+    parameter integer PIPE  = 0
 ) (
+    input  wire                    clk,      // used when PIPE = 1
     input  wire [9*VW-1:0]         a,        // VW activations, 9-bit signed each
     input  wire [4*VW-1:0]         codes_a,  // row a: VW fixed-4 codes (two's complement)
     input  wire [4*VW-1:0]         codes_b,  // row b
@@ -20,6 +26,8 @@ module msp_dsp_pair #(
     output wire signed [OUT_W-1:0] sum_b
 );
     localparam integer PW = 34 + $clog2(VW);          // packed product sum width
+    localparam integer TREE_LAT = PIPE ? $clog2(VW) / 2 : 0;
+    localparam integer LATENCY = PIPE ? 3 + TREE_LAT + 2 : 0;
     wire [PW*VW-1:0] products;
     genvar i;
     generate
@@ -28,16 +36,48 @@ module msp_dsp_pair #(
             wire signed [3:0]  wb = codes_b[4*i +: 4];
             wire signed [24:0] packed_w = ($signed({wb, 18'd0}) + wa);   // fits the 25-bit A port
             wire signed [8:0]  x = a[9*i +: 9];
-            wire signed [33:0] p = x * packed_w;
+            wire signed [33:0] p;
+            if (PIPE) begin : pipe
+                reg signed [24:0] ar;                 // AREG
+                reg signed [8:0]  br;                 // BREG
+                reg signed [33:0] mr, pr;             // MREG, PREG
+                always @(posedge clk) begin
+                    ar <= packed_w; br <= x; mr <= br * ar; pr <= mr;
+                end
+                assign p = pr;
+            end else begin : comb
+                assign p = x * packed_w;
+            end
             assign products[PW*i +: PW] = {{(PW - 34){p[33]}}, p};
         end
     endgenerate
     wire signed [PW-1:0] total;
-    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW)) tree (.x(products), .sum(total));
-    wire signed [17:0] lo = total[17:0];
-    wire signed [PW-1:0] hi = (total - lo) >>> 18;
-    wire signed [PW-1:0] whole = lo + (hi <<< 4);
-    assign sum_a = fixed8 ? $signed(whole[OUT_W-1:0]) : lo;     // $signed: keep lo sign-extended
-    assign sum_b = fixed8 ? $signed({OUT_W{1'b0}}) : $signed(hi[OUT_W-1:0]);
+    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW), .REG_EVERY(PIPE ? 2 : 0)) tree (.clk(clk), .x(products), .sum(total));
+    generate
+        if (PIPE) begin : split
+            // fixed8 travels with the data: 3 (DSP) + tree + 1 (hi stage) cycles to the last stage
+            reg [3 + TREE_LAT:0] f8d;
+            always @(posedge clk) f8d <= {f8d[2 + TREE_LAT:0], fixed8};
+            reg signed [17:0]   lo1;
+            reg signed [PW-1:0] hi1;
+            reg signed [OUT_W-1:0] ra, rb;
+            wire signed [17:0] lo = total[17:0];
+            wire signed [PW-1:0] whole = lo1 + (hi1 <<< 4);
+            always @(posedge clk) begin
+                lo1 <= lo;
+                hi1 <= (total - lo) >>> 18;
+                ra <= f8d[3 + TREE_LAT] ? $signed(whole[OUT_W-1:0]) : lo1;
+                rb <= f8d[3 + TREE_LAT] ? $signed({OUT_W{1'b0}}) : $signed(hi1[OUT_W-1:0]);
+            end
+            assign sum_a = ra;
+            assign sum_b = rb;
+        end else begin : split
+            wire signed [17:0] lo = total[17:0];
+            wire signed [PW-1:0] hi = (total - lo) >>> 18;
+            wire signed [PW-1:0] whole = lo + (hi <<< 4);
+            assign sum_a = fixed8 ? $signed(whole[OUT_W-1:0]) : lo;     // $signed: keep lo sign-extended
+            assign sum_b = fixed8 ? $signed({OUT_W{1'b0}}) : $signed(hi[OUT_W-1:0]);
+        end
+    endgenerate
 endmodule
 `default_nettype wire

@@ -1,9 +1,11 @@
 // msp_layer_check: validates a layer descriptor at START (docs/registers.md 6, in the documented
 // order: UNSUPPORTED_OP, BAD_DESCRIPTOR, BUFFER_OVERFLOW) and derives what the datapath needs:
 // output size, packet sizes, window geometry, passes and buffer use.
-// Sequential, to stay small: one shared multiplier and one shared divider work through the
-// products and quotients one per step (about 120 cycles, once per layer); `done` pulses when
-// the outputs and the error are valid. Sizes saturate at 2^32 - 1 (never below a capacity).
+// Sequential, to stay small and short-pathed: one shared multiplier (msp_seq_mul, about ten
+// cycles a product) and one shared divider (32 cycles a quotient) work through the products and
+// quotients one per step (about 300 cycles, once per layer); then each check's condition is
+// registered and the first failing one picked a cycle later. `done` pulses when the outputs
+// and the error are valid. Sizes saturate at 2^32 - 1 (never below a capacity).
 `include "msp_contract.vh"
 `default_nettype none
 module msp_layer_check #(
@@ -62,15 +64,12 @@ module msp_layer_check #(
     function legal(input [7:0] t);
         legal = `MSP_ACT_LEGAL(t);
     endfunction
-    function [31:0] sat32(input [63:0] x);
-        sat32 = (x[63:32] != 0) ? 32'hFFFFFFFF : x[31:0];
-    endfunction
 
     // ---- the derived sizes, one product or quotient per step ----
     reg  [31:0] hw, image, k, tp, ho, wo, g, p_lut, p_dsp, np, st, bank_need, bimage, act_need,
                 t1, t2, hwo, t3, t4;
     reg  [5:0]  step;
-    reg         busy, div_wait;
+    reg         busy;
     wire [16:0] span_h = h + pt + pb, span_w = w + pl + pr;
     wire [31:0] pix = lin ? k : {16'd0, c};
     wire [31:0] slots = n_f4 + n_f4[0] + 2 * n_f8;
@@ -93,46 +92,53 @@ module msp_layer_check #(
             default: begin ma = t3; mb = batch; end
         endcase
     end
-    wire [31:0] prod = sat32(ma * mb);
-    // the divider: quotients rounded down (the steps round up by adding den - 1 first)
+    // the multiplier (several cycles a product, see msp_seq_mul) and the divider: quotients
+    // rounded down (the steps round up by adding den - 1 first); one of them works at a time
+    reg         mstart, waiting, fin1, fin2;
+    wire [31:0] prod;
+    wire        mdone;
+    msp_seq_mul multiplier (.clk(clk), .rst(rst), .start(mstart), .a(ma), .b(mb), .p(prod), .done(mdone));
     reg  [31:0] dnum;
     reg  [15:0] dden;
     reg         dstart;
     wire [31:0] dq;
     wire        ddone;
     msp_divider divider (.clk(clk), .rst(rst), .start(dstart), .num(dnum), .den(dden), .q(dq), .done(ddone));
+    wire is_div = step >= 6'd4 && step <= 6'd7;
 
+    // each step: issue its product or quotient, wait for it, store it
     always @(posedge clk) begin
-        done <= 1'b0; dstart <= 1'b0;
+        dstart <= 1'b0; mstart <= 1'b0; fin1 <= 1'b0;
         if (rst) begin
-            busy <= 1'b0; div_wait <= 1'b0;
+            busy <= 1'b0; waiting <= 1'b0;
         end else if (start) begin
-            busy <= 1'b1; step <= 0; div_wait <= 1'b0;
-        end else if (busy && div_wait) begin
-            if (ddone) begin
-                div_wait <= 1'b0; step <= step + 1'b1;
+            busy <= 1'b1; step <= 0; waiting <= 1'b0;
+        end else if (busy && !waiting) begin
+            waiting <= 1'b1;
+            if (!is_div) mstart <= 1'b1;            // ma, mb: the step's operands
+            else begin
+                dstart <= 1'b1;
                 case (step)
-                    4: ho <= dq + 1;
-                    5: wo <= dq + 1;
-                    6: p_lut <= dq;
-                    default: p_dsp <= dq;
+                    4: begin dnum <= span_h - kh; dden <= sh; end
+                    5: begin dnum <= span_w - kw; dden <= sw; end
+                    6: begin
+                        g <= (pix + VW - 1) >> VB;
+                        dnum <= n_sp2 + LUT_ROWS - 1; dden <= (LUT_ROWS == 0) ? 16'd1 : LUT_ROWS;
+                    end
+                    default: begin dnum <= slots + DSP_ROWS - 1; dden <= DSP_ROWS; end
                 endcase
             end
-        end else if (busy) begin
-            step <= step + 1'b1;
+        end else if (busy && (is_div ? ddone : mdone)) begin
+            waiting <= 1'b0; step <= step + 1'b1;
             case (step)
                 0: hw <= prod;
                 1: image <= prod;
                 2: tp <= prod;
                 3: k <= conv ? prod : image;
-                4: begin dnum <= span_h - kh; dden <= sh; dstart <= 1'b1; div_wait <= 1'b1; step <= step; end
-                5: begin dnum <= span_w - kw; dden <= sw; dstart <= 1'b1; div_wait <= 1'b1; step <= step; end
-                6: begin
-                    g <= (pix + VW - 1) >> VB;
-                    dnum <= n_sp2 + LUT_ROWS - 1; dden <= (LUT_ROWS == 0) ? 16'd1 : LUT_ROWS;
-                    dstart <= 1'b1; div_wait <= 1'b1; step <= step;
-                end
-                7: begin dnum <= slots + DSP_ROWS - 1; dden <= DSP_ROWS; dstart <= 1'b1; div_wait <= 1'b1; step <= step; end
+                4: ho <= dq + 1;
+                5: wo <= dq + 1;
+                6: p_lut <= dq;
+                7: p_dsp <= dq;
                 8: begin
                     st <= prod;
                     np <= !weighted ? g : (LUT_ROWS != 0 && p_lut > p_dsp) ? p_lut : p_dsp;
@@ -144,55 +150,129 @@ module msp_layer_check #(
                 13: t2 <= prod;
                 14: hwo <= windowed ? prod : (add ? hw : 32'd1);
                 15: t3 <= prod;
-                default: begin t4 <= prod; busy <= 1'b0; done <= 1'b1; end
+                default: begin t4 <= prod; busy <= 1'b0; fin1 <= 1'b1; end
             endcase
         end
     end
 
     // ---- the checks, in the contract's order, on the derived values ----
-    always @* begin
-        err_code = `MSP_ERR_NONE; err_info = 32'd0;
-        if (!`MSP_OP_LEGAL(op)) begin err_code = E_OP; err_info = op; end
-        else if (batch == 0) begin err_code = E_DESC; err_info = `MSP_REG_BATCH; end
-        else if (h == 0)     begin err_code = E_DESC; err_info = `MSP_REG_IN_H; end
-        else if (w == 0)     begin err_code = E_DESC; err_info = `MSP_REG_IN_W; end
-        else if (c == 0)     begin err_code = E_DESC; err_info = `MSP_REG_IN_C; end
-        else if (weighted && oc == 0) begin err_code = E_DESC; err_info = `MSP_REG_OUT_C; end
-        else if (windowed && (kh == 0 || kw == 0)) begin err_code = E_DESC; err_info = `MSP_REG_KERNEL; end
-        else if (windowed && (sh == 0 || sw == 0)) begin err_code = E_DESC; err_info = `MSP_REG_STRIDE; end
-        else if (maxp && ((pt > kh / 2) || (pb > kh / 2) || (pl > kw / 2) || (pr > kw / 2)))
-            begin err_code = E_DESC; err_info = `MSP_REG_PADDING; end
-        else if (windowed && (kh > span_h || kw > span_w)) begin err_code = E_DESC; err_info = `MSP_REG_KERNEL; end
-        else if (!legal(t_in) || (add && !legal(t_b)) || ((add || gap || (weighted && !raw)) && !legal(t_out))
-                 || (raw && !weighted)) begin err_code = E_DESC; err_info = `MSP_REG_ACT_TYPES; end
-        else if (weighted && n_sp2 + n_f4 + n_f8 != oc) begin err_code = E_DESC; err_info = `MSP_REG_ROWS_SP2; end
-        else if (weighted && k > `MSP_MAX_K) begin err_code = E_DESC; err_info = conv ? `MSP_REG_KERNEL : `MSP_REG_IN_C; end
-        else if ((add || gap) && shift > `MSP_SHIFT_MAX) begin err_code = E_DESC; err_info = `MSP_REG_SHIFT; end
-        // buffers: rows staging and weight banks first, then channels staging, then activations
-        else if (weighted && (oc > MAX_ROWS || (LUT_ROWS == 0 && n_sp2 != 0)))
-            begin err_code = E_BUF; err_info = `MSP_INFO_WEIGHT_BUFFER | `MSP_INFO_STAGING | oc; end
-        else if (weighted && bank_need > BANK_WORDS) begin err_code = E_BUF; err_info = `MSP_INFO_WEIGHT_BUFFER | bank_need; end
-        else if ((maxp || gap) && c > MAX_ROWS) begin err_code = E_BUF; err_info = `MSP_INFO_STAGING | c; end
-        else if (act_need > ACT_WORDS) begin err_code = E_BUF; err_info = act_need << VB; end
+    // Two more cycles after the last step: each check's condition into a register of its own,
+    // then the first failing one (by the contract's order) with its ERROR_INFO; `done` with it.
+    localparam integer NC = 18;
+    reg [NC-1:0] fail;               // fail[0] is checked first
+    always @(posedge clk) begin
+        fin2 <= fin1;
+        done <= fin2 && !rst;
+        if (fin1) begin
+            fail[0]  <= !`MSP_OP_LEGAL(op);
+            fail[1]  <= batch == 0;
+            fail[2]  <= h == 0;
+            fail[3]  <= w == 0;
+            fail[4]  <= c == 0;
+            fail[5]  <= weighted && oc == 0;
+            fail[6]  <= windowed && (kh == 0 || kw == 0);
+            fail[7]  <= windowed && (sh == 0 || sw == 0);
+            fail[8]  <= maxp && ((pt > kh / 2) || (pb > kh / 2) || (pl > kw / 2) || (pr > kw / 2));
+            fail[9]  <= windowed && (kh > span_h || kw > span_w);
+            fail[10] <= !legal(t_in) || (add && !legal(t_b)) || ((add || gap || (weighted && !raw)) && !legal(t_out))
+                        || (raw && !weighted);
+            fail[11] <= weighted && n_sp2 + n_f4 + n_f8 != oc;
+            fail[12] <= weighted && k > `MSP_MAX_K;
+            fail[13] <= (add || gap) && shift > `MSP_SHIFT_MAX;
+            // buffers: rows staging and weight banks first, then channels staging, then activations
+            fail[14] <= weighted && (oc > MAX_ROWS || (LUT_ROWS == 0 && n_sp2 != 0));
+            fail[15] <= weighted && bank_need > BANK_WORDS;
+            fail[16] <= (maxp || gap) && c > MAX_ROWS;
+            fail[17] <= act_need > ACT_WORDS;
+            // the derived sizes, registered for the datapath
+            pkt0 <= weighted ? {13'd0, oc, 3'd0} : bimage;
+            pkt1 <= weighted ? t1 + t2 : (add ? bimage : 32'd0);
+            pkt2 <= weighted ? bimage : 32'd0;
+            out_bytes <= raw ? t4 << 2 : t4;
+            win_h <= lin ? 16'd1 : h;   win_w <= lin ? 16'd1 : w;
+            win_kh <= gap ? h : (conv | maxp) ? {8'd0, kh} : 16'd1;
+            win_kw <= gap ? w : (conv | maxp) ? {8'd0, kw} : 16'd1;
+            out_h <= windowed ? ho[15:0] : (add ? h : 16'd1);
+            out_w <= windowed ? wo[15:0] : (add ? w : 16'd1);
+            passes <= np[15:0];
+            out_ch <= chan_out[15:0];
+            groups <= g[11:0];
+            taps <= conv ? tp[15:0] : 16'd1;
+            chans <= add ? VW : pix;
+            img_bytes <= add ? bimage : image;
+            steps <= st[15:0];
+        end
+        if (fin2) begin
+            err_code <= `MSP_ERR_NONE; err_info <= 32'd0;
+            if (fail[0])       begin err_code <= E_OP; err_info <= op; end
+            else if (fail[1])  begin err_code <= E_DESC; err_info <= `MSP_REG_BATCH; end
+            else if (fail[2])  begin err_code <= E_DESC; err_info <= `MSP_REG_IN_H; end
+            else if (fail[3])  begin err_code <= E_DESC; err_info <= `MSP_REG_IN_W; end
+            else if (fail[4])  begin err_code <= E_DESC; err_info <= `MSP_REG_IN_C; end
+            else if (fail[5])  begin err_code <= E_DESC; err_info <= `MSP_REG_OUT_C; end
+            else if (fail[6])  begin err_code <= E_DESC; err_info <= `MSP_REG_KERNEL; end
+            else if (fail[7])  begin err_code <= E_DESC; err_info <= `MSP_REG_STRIDE; end
+            else if (fail[8])  begin err_code <= E_DESC; err_info <= `MSP_REG_PADDING; end
+            else if (fail[9])  begin err_code <= E_DESC; err_info <= `MSP_REG_KERNEL; end
+            else if (fail[10]) begin err_code <= E_DESC; err_info <= `MSP_REG_ACT_TYPES; end
+            else if (fail[11]) begin err_code <= E_DESC; err_info <= `MSP_REG_ROWS_SP2; end
+            else if (fail[12]) begin err_code <= E_DESC; err_info <= conv ? `MSP_REG_KERNEL : `MSP_REG_IN_C; end
+            else if (fail[13]) begin err_code <= E_DESC; err_info <= `MSP_REG_SHIFT; end
+            else if (fail[14]) begin err_code <= E_BUF; err_info <= `MSP_INFO_WEIGHT_BUFFER | `MSP_INFO_STAGING | oc; end
+            else if (fail[15]) begin err_code <= E_BUF; err_info <= `MSP_INFO_WEIGHT_BUFFER | bank_need; end
+            else if (fail[16]) begin err_code <= E_BUF; err_info <= `MSP_INFO_STAGING | c; end
+            else if (fail[17]) begin err_code <= E_BUF; err_info <= act_need << VB; end
+        end
     end
+endmodule
 
-    always @* begin
-        pkt0 = weighted ? {13'd0, oc, 3'd0} : bimage;
-        pkt1 = weighted ? t1 + t2 : (add ? bimage : 32'd0);
-        pkt2 = weighted ? bimage : 32'd0;
-        out_bytes = raw ? t4 << 2 : t4;
-        win_h = lin ? 16'd1 : h;   win_w = lin ? 16'd1 : w;
-        win_kh = gap ? h : (conv | maxp) ? {8'd0, kh} : 16'd1;
-        win_kw = gap ? w : (conv | maxp) ? {8'd0, kw} : 16'd1;
-        out_h = windowed ? ho[15:0] : (add ? h : 16'd1);
-        out_w = windowed ? wo[15:0] : (add ? w : 16'd1);
-        passes = np[15:0];
-        out_ch = chan_out[15:0];
-        groups = g[11:0];
-        taps = conv ? tp[15:0] : 16'd1;
-        chans = add ? VW : pix;
-        img_bytes = add ? bimage : image;
-        steps = st[15:0];
+// msp_seq_mul: p = min(a * b, 2^32 - 1) for unsigned 32-bit a and b, in about ten cycles: the
+// four 16x16 partial products go one per cycle through one multiplier whose operands, product
+// and output are registered (a DSP slice's A/B, M and P registers), and are summed into a
+// 64-bit accumulator. The layer checks need a dozen products once per layer, so a one-cycle
+// 32x32 multiply (two cascaded DSPs and a wide add in one clock) is not worth its timing.
+module msp_seq_mul (
+    input  wire        clk,
+    input  wire        rst,
+    input  wire        start,
+    input  wire [31:0] a,
+    input  wire [31:0] b,
+    output reg  [31:0] p,
+    output reg         done
+);
+    reg [31:0] ar, br;
+    reg [2:0]  issue;                         // the partial product issued next; 4: none
+    reg [15:0] x, y;
+    reg [31:0] m, pr;
+    reg [1:0]  s1, s2, s3;                    // the partial's weight: 2^(16 * s)
+    reg        v1, v2, v3, last;
+    reg [1:0]  got;
+    reg [63:0] acc;
+    always @(posedge clk) begin
+        done <= 1'b0; v1 <= 1'b0; last <= 1'b0;
+        m <= x * y; pr <= m;
+        s2 <= s1; s3 <= s2; v2 <= v1; v3 <= v2;
+        if (rst) begin
+            issue <= 3'd4; v2 <= 1'b0; v3 <= 1'b0;
+        end else if (start) begin
+            ar <= a; br <= b; issue <= 3'd0; acc <= 64'd0; got <= 2'd0;
+        end else begin
+            if (!issue[2]) begin
+                x <= issue[1] ? ar[31:16] : ar[15:0];
+                y <= issue[0] ? br[31:16] : br[15:0];
+                s1 <= {1'b0, issue[1]} + {1'b0, issue[0]};
+                v1 <= 1'b1; issue <= issue + 1'b1;
+            end
+            if (v3) begin
+                acc <= acc + (s3 == 2'd0 ? {32'd0, pr} : s3 == 2'd1 ? {16'd0, pr, 16'd0} : {pr, 32'd0});
+                got <= got + 1'b1;
+                last <= got == 2'd3;
+            end
+            if (last) begin
+                p <= (acc[63:32] != 0) ? 32'hFFFFFFFF : acc[31:0];
+                done <= 1'b1;
+            end
+        end
     end
 endmodule
 

@@ -5,11 +5,15 @@
 // `got_bytes` and then drains the packet to its TLAST. It never stalls the stream while armed or
 // draining, so a bad packet cannot hang the DMA. `hold` pauses a packet (TREADY low) while the
 // consumer behind the write port is full; a drain is never held.
+// `flush` (the soft reset) returns it to IDLE at once, whatever it was doing, and never drains:
+// the documented recovery (docs/registers.md 4) resets the AXI DMA first, which aborts the MM2S
+// packet, so no tail of it (and no TLAST) will follow. Draining to a TLAST would then swallow
+// the next layer's first packet (issue 15). In IDLE TREADY is low, so nothing is lost either way.
 `default_nettype none
 module msp_stream_rx (
     input  wire        aclk,
     input  wire        aresetn,
-    input  wire        flush,          // soft reset: drop the current packet (drain to TLAST)
+    input  wire        flush,          // soft reset: drop the current packet, back to IDLE
     input  wire        hold,           // the consumer cannot take another beat: stall RECV
     // AXI4-Stream slave (MM2S)
     input  wire [63:0] s_axis_tdata,
@@ -52,7 +56,7 @@ module msp_stream_rx (
         if (!aresetn) begin
             state <= IDLE; count <= 32'd0; want <= 32'd0; got_bytes <= 32'd0;
         end else if (flush) begin
-            state <= (state == RECV && count != 0) ? DRAIN : IDLE;
+            state <= IDLE;
             count <= 32'd0;
         end else begin
             case (state)

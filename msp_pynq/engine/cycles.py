@@ -33,7 +33,7 @@ from ..numerics.bounds import ceil_div
 from .geometry import EngineGeometry
 from .registers import STREAM_BYTES, Descriptor, Op
 
-START_CYCLES = 96         # START write to the first beat taken (msp_layer_check's steps, arming)
+START_CYCLES = 229        # START write to the first beat taken (msp_layer_check's steps, arming)
 TAIL_CYCLES = 17          # last window step to the output packet's TLAST (pipeline, drain, packer)
 ADD_TAIL_CYCLES = 4       # add: last beat of b to TLAST
 

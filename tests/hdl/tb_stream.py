@@ -73,20 +73,25 @@ async def packets_arrive_whole_or_are_refused(dut):
 
 
 @cocotb.test()
-async def soft_reset_flush_drains_the_packet(dut):
+async def soft_reset_after_dma_reset_takes_the_next_packet(dut):
+    """The documented recovery (docs/registers.md 4): the DMA's reset aborts the packet mid-way (no
+    tail, no TLAST follows), then the soft reset: the next armed packet must arrive whole."""
     source, sink = await _setup(dut)
     dut.expect_bytes.value, dut.arm.value = 256, 1
     await RisingEdge(dut.aclk)
     dut.arm.value = 0
-    await source.send(AxiStreamFrame(bytes(256)))
-    await ClockCycles(dut.aclk, 4)                                     # a few beats in
+    await source.send(AxiStreamFrame(bytes(range(256))))
+    await ClockCycles(dut.aclk, 6)                                     # a few beats in
+    source._handle_reset(True)                                         # the DMA's reset: the packet stops
+    source._handle_reset(False)
+    await ClockCycles(dut.aclk, 2)
     dut.flush.value = 1
     await RisingEdge(dut.aclk)
     dut.flush.value = 0
-    await ClockCycles(dut.aclk, 60)
-    assert source.empty() and source.idle(), "the rest of the packet must be drained, not stalled"
+    await ClockCycles(dut.aclk, 4)
     assert not sink.done and not sink.errors
-    payload = bytes(range(16))
+    payload = bytes(range(100, 140))
     sink.mem.clear()
-    await _packet(dut, source, sink, 16, payload)
-    assert sink.done == [16] and bytes(sink.mem[i] for i in range(16)) == payload
+    await _packet(dut, source, sink, 40, payload)
+    assert sink.done == [40] and not sink.errors, (sink.done, sink.errors)
+    assert bytes(sink.mem[i] for i in range(40)) == payload

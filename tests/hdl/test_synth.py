@@ -42,3 +42,24 @@ def test_lut_core_row_uses_no_dsp(family):
 def test_two_fixed4_rows_share_each_dsp(family, dsp):
     cells = synth_cells("msp_dsp_pair", family, "msp_adder_tree")
     assert cells.get(dsp) == 16, cells                          # 32 fixed-4 MACs on 16 DSPs
+
+
+def synth_dsp_registers(top: str, family: str, params: dict, *deps: str) -> list:
+    """Per DSP cell of the synthesized design: its (AREG, BREG, MREG, PREG) parameters."""
+    files = " ".join(str(RTL / f"{name}.v") for name in (top, *deps))
+    chparam = "".join(f"chparam -set {k} {v} {top}; " for k, v in params.items())
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "net.json"
+        script = f"read_verilog {files}; {chparam}synth_xilinx -flatten -top {top} -family {family}; write_json {out}"
+        subprocess.run(["yosys", "-q", "-p", script], capture_output=True, text=True, timeout=300, check=True)
+        cells = json.loads(out.read_text())["modules"][top]["cells"].values()
+        return [tuple(int(c["parameters"][k], 2) for k in ("AREG", "BREG", "MREG", "PREG"))
+                for c in cells if c["type"].startswith("DSP")]
+
+
+def test_pipelined_pair_packs_dsp_registers():
+    """PIPE = 1: still 16 DSPs for VW = 16, each with its B, M and P pipeline registers inside."""
+    regs = synth_dsp_registers("msp_dsp_pair", "xc7", {"VW": 16, "PIPE": 1}, "msp_adder_tree")
+    assert len(regs) == 16, regs
+    assert all(r[1:] == (1, 1, 1) for r in regs), regs      # BREG, MREG, PREG
+    # AREG: Yosys leaves the packed-weight register in fabric FFs (see docs/design/engine.md)
