@@ -39,9 +39,9 @@ bench: setup
 notebooks: setup
 	$(PY) scripts/run_notebooks.py --figures docs/images
 
-# The Verilog engine: every layer of the committed ResNet-20 replayed on the RTL (Icarus, about
-# half an hour), and Yosys resource figures of both boards' engines (tens of minutes); both
-# rewrite their committed reports.
+# The Verilog engine: every layer of the committed ResNet-20 replayed on the RTL (Verilator, a few
+# minutes; `scripts/hw_replay.py --sim icarus` for a four-state run), and Yosys resource figures of
+# both boards' engines (tens of minutes); both rewrite their committed reports.
 hw-replay: setup hdl-tools
 	$(PY) scripts/hw_replay.py --report docs/benchmarks/engine_cycles.md
 

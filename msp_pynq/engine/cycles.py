@@ -10,10 +10,10 @@ the RTL's own counts in simulation (``tests/hdl/test_engine.py``; the measured t
         drain_p  = items of pass p / 2 (two output lanes; a lane pair must differ in channel
                    parity) + 1
         position = max(P * S, sum_p drain_p)   (the holding register lets the drain lag a pass)
-        image    = writes(input image) + Ho * Wo * position
-        cycles   = START + load + BATCH * image + channels / 2 + tail
+        image    = writes(input image) + window setup + Ho * Wo * position
+        cycles   = START + load + BATCH * image + channels / 2 + tail + array latency - 1
     max_pool, global_avg_pool (P = ceil(C / VW) channel-group passes of kh*kw taps):
-        image    = writes(input image) + Ho * Wo * max(P * taps, sum_p (ceil(n_p / 2) + 1))
+        image    = writes(input image) + window setup + Ho * Wo * max(P * taps, sum_p (ceil(n_p / 2) + 1))
         cycles   = START + BATCH * image + channels / 2 + tail
     add:  cycles = START + beats(input a) + 2 * beats(input b) + tail   (a is written densely;
           b goes through four bytes per cycle)
@@ -34,8 +34,31 @@ from .geometry import EngineGeometry
 from .registers import STREAM_BYTES, Descriptor, Op
 
 START_CYCLES = 229        # START write to the first beat taken (msp_layer_check's steps, arming)
-TAIL_CYCLES = 17          # last window step to the output packet's TLAST (pipeline, drain, packer)
+TAIL_CYCLES = 17          # last window step to the output packet's TLAST (pool unit, drain, packer)
 ADD_TAIL_CYCLES = 4       # add: last beat of b to TLAST
+WINDOW_SETUP_CYCLES = 2   # msp_window_gen's SETUP_CYCLES: its strides' products before each walk
+
+
+def _clog2(n: int) -> int:
+    return (n - 1).bit_length()
+
+
+def array_latency(vw: int) -> int:
+    """msp_mac_array's LATENCY at vector width ``vw``: a step's inputs to its accumulator write.
+
+    Its input registers (1), the slower row unit (msp_lut_row: terms, then the 2 VW + 1 term tree
+    with a register every two levels; msp_dsp_pair: A/B, M, P, the packed tree, the two-stage
+    split), the accumulate stage (1). The RTL's parameter is checked against this in the unit test.
+    """
+    lut = 1 + (_clog2(2 * vw + 1) + 1) // 2
+    dsp = 3 + (_clog2(vw) + 1) // 2 + 2
+    return 1 + max(lut, dsp) + 1
+
+
+def tail_cycles(op: Op, vw: int) -> int:
+    """Last window step to TLAST: conv/linear steps go through the array's pipeline (its first
+    cycle is the one the pool unit also takes), pools through the pool unit."""
+    return TAIL_CYCLES + (array_latency(vw) - 1 if op in (Op.CONV2D, Op.LINEAR) else 0)
 
 
 def _beats(nbytes: int) -> int:
@@ -115,6 +138,6 @@ def modelled_cycles(desc: Descriptor, geometry) -> int:
     else:
         load = 0
         pixel, pixels = d.in_c, d.in_h * d.in_w
-    image = writes(pixel, pixels, vw) + ho * wo * position_cycles(d, b)
+    image = writes(pixel, pixels, vw) + WINDOW_SETUP_CYCLES + ho * wo * position_cycles(d, b)
     send_last = ceil_div(d.out_channels, 2)                  # the last position's channels, two per cycle
-    return START_CYCLES + load + d.batch * image + send_last + TAIL_CYCLES
+    return START_CYCLES + load + d.batch * image + send_last + tail_cycles(d.op, vw)

@@ -183,8 +183,13 @@ def synthesize(files, top: str, family: str, chparams: "dict | None" = None, tim
             errs = [ln for ln in lines if "ERROR" in ln] or lines
             raise TimingError(f"yosys failed on {top} ({family}):\n  " + "\n  ".join(errs[-6:]))
         netlist = json.loads(out.read_text())
-    if top not in netlist.get("modules", {}):
-        raise TimingError(f"Yosys's netlist has no module {top!r}")
+    modules = netlist.get("modules", {})
+    if top not in modules:
+        # a top whose parameters change its memories' shapes is re-derived as $paramod$<hash>\top
+        derived = [m for m in modules if m.startswith("$paramod") and m.endswith("\\" + top)]
+        if len(derived) != 1:
+            raise TimingError(f"Yosys's netlist has no module {top!r}")
+        modules[top] = modules.pop(derived[0])
     return netlist
 
 
@@ -202,7 +207,7 @@ LUTRAM_ADDR = re.compile(r"^(A\d*|ADDR[A-H]?|DPRA\d*|A[0-9]|RADR.*)$")
 
 @dataclass
 class Path_:
-    """One worst path (to one end-register family)."""
+    """One worst path (to one end-register family, from registers or from ports)."""
 
     kind: str                   # reg-to-reg, in-to-reg, reg-to-out, in-to-out
     start: str
@@ -226,7 +231,8 @@ class Report:
     device: str
     target_ns: float
     cells: int
-    paths: list = field(default_factory=list)
+    paths: list = field(default_factory=list)       # worst reg-to-reg path per family, worst first
+    port_paths: list = field(default_factory=list)  # worst port path per family and kind, worst first
     reg_families: int = 0
     failing_families: int = 0
     worst_reg_to_reg: "Path_ | None" = None
@@ -255,48 +261,176 @@ def _param(cell: dict, name: str, default: int = 0) -> int:
 
 
 def _names(module: dict) -> dict:
-    """bit -> a readable name (``acc[5]``), names without ``$`` preferred, then the shortest."""
+    """bit -> (name, src): names without ``$`` preferred, then the shortest; ``src`` is the net's."""
     best = {}
     for name, net in module.get("netnames", {}).items():
         bits = net["bits"]
         off = net.get("offset", 0)
         score = (("$" in name) or net.get("hide_name", 0) == 1, name.count("."), len(name))
+        src = net.get("attributes", {}).get("src", "")
         for i, b in enumerate(bits):
             if isinstance(b, str):
                 continue
             label = name if len(bits) == 1 else f"{name}[{i + off}]"
             if b not in best or score < best[b][0]:
-                best[b] = (score, label)
-    return {b: v[1].replace("$iopadmap$", "") for b, v in best.items()}
+                best[b] = (score, label, src)
+    # $iopadmap$x is Yosys's copy of port x's net: the port's name is what the designer wrote
+    return {b: (v[1].replace("$iopadmap$", ""), v[2]) for b, v in best.items()}
+
+
+def _bits(v) -> list:
+    return [b for b in v if not isinstance(b, str)]
+
+
+def readable(name: str) -> bool:
+    """A name a designer wrote: Yosys's generated names ($techmap..., $abc$..., $auto$...) have a ``$``."""
+    return bool(name) and "$" not in name
+
+
+def src_location(src: str) -> str:
+    """``file.v:line`` from a ``src`` attribute, "" when it has none in the design's own files.
+    Yosys lists a flattened cell's locations outermost first (the instance, then the module's
+    line), then its own techmap libraries': the last location outside Yosys's share folder is the
+    line that made the cell."""
+    found = ""
+    for loc in (src or "").split("|"):
+        m = re.match(r"^(.*):(\d+)(?:\.\d+)?(?:-\d+(?:\.\d+)?)?$", loc.strip())
+        if m and "/share/yosys/" not in m.group(1):
+            found = f"{Path(m.group(1)).name}:{m.group(2)}"
+    return found
+
+
+def memory_name(cname: str) -> str:
+    """``mem`` from memory_libmap's BRAM cell names (``mem.0.0``: the memory, then its tile)."""
+    return re.sub(r"(\.\d+)+$", "", cname)
+
+
+class Namer:
+    """Readable start/end names. Yosys renames many nets and cells (``$techmap...``,
+    ``$abc$...``, ``$auto$memory_libmap...``): when a bit has no name a designer wrote, it takes
+    the named net across the I/O buffers Yosys inserted (an output register's Q net is often only
+    named on the port's side of its OBUF), else the cell's ``src`` location (``file.v:line``),
+    else ``after X`` with X the nearest named net upstream (a register Yosys made, without a
+    ``src``, from logic on X), else the net's ``src`` location, else Yosys's name."""
+
+    UPSTREAM_LEVELS = 3         # how far back "after X" looks (cells), and at most how many nets
+    UPSTREAM_NETS = 64
+
+    def __init__(self, module: dict):
+        self.names = _names(module)
+        self.peers: dict = {}       # bit -> the bits across a buffer cell (both directions)
+        self.fanin: dict = {}       # bit -> the input bits of the cell driving it
+        for c in module.get("cells", {}).values():
+            conn, dirs = c["connections"], c.get("port_directions", {})
+            if c["type"] in BUFFER_TYPES:
+                i, o = _bits(conn.get("I", [])), _bits(conn.get("O", []))
+                for x, y in zip(i, o):
+                    self.peers.setdefault(x, []).append(y)
+                    self.peers.setdefault(y, []).append(x)
+            ins = [b for p, v in conn.items() if dirs.get(p) == "input" and not CLOCK_PINS.match(p)
+                   for b in _bits(v)]
+            for p, v in conn.items():
+                if dirs.get(p) == "output":
+                    for b in _bits(v):
+                        self.fanin[b] = ins     # one list per cell, shared by its outputs
+
+    def upstream(self, b) -> str:
+        """The nearest named net driving ``b`` or ``b`` itself (breadth first, a few levels): ""
+        when none."""
+        if b is None:
+            return ""
+        if readable(self.names.get(b, ("", ""))[0]):
+            return self.names[b][0]
+        seen, level = {b}, [b]
+        for _ in range(self.UPSTREAM_LEVELS):
+            nxt = []
+            for x in level:
+                for i in self.fanin.get(x, ()):
+                    if i in seen:
+                        continue
+                    seen.add(i)
+                    name = self.names.get(i, ("", ""))[0]
+                    if readable(name):
+                        return name
+                    nxt.append(i)
+                    if len(seen) > self.UPSTREAM_NETS:
+                        return ""
+            level = nxt
+        return ""
+
+    def _named_peer(self, b) -> str:
+        seen, todo = {b}, list(self.peers.get(b, ()))
+        while todo:                 # buffer chains are one or two cells long (IBUF -> BUFG)
+            p = todo.pop(0)
+            if p in seen:
+                continue
+            seen.add(p)
+            name = self.names.get(p, ("", ""))[0]
+            if readable(name):
+                return name
+            todo += self.peers.get(p, ())
+        return ""
+
+    def cell(self, cname: str, cell: dict) -> str:
+        if readable(cname):
+            return cname
+        return src_location(cell.get("attributes", {}).get("src", "")) or cname
+
+    def bit(self, b, cname: str = "", cell: "dict | None" = None) -> str:
+        name, src = self.names.get(b, ("", ""))
+        if readable(name):
+            return name
+        peer = self._named_peer(b)
+        if peer:
+            return peer
+        loc = src_location(cell.get("attributes", {}).get("src", "")) if cell else ""
+        if loc:
+            return loc
+        # a FF's D (or a cell's output's driver): what the register was made from
+        up = self.upstream(self.d_of(cell) if cell else b)
+        return f"after {up}" if up else (src_location(src) or name or cname)
+
+    @staticmethod
+    def d_of(cell: dict):
+        """The bit whose logic a register's name should come from: its D (else its first input)."""
+        conn, dirs = cell.get("connections", {}), cell.get("port_directions", {})
+        for p in ("D",) + tuple(p for p in conn if dirs.get(p) == "input" and not CLOCK_PINS.match(p)):
+            bits = _bits(conn.get(p, []))
+            if bits:
+                return bits[0]
+        return None
 
 
 def family_of(name: str) -> str:
     return re.sub(r"\[\d+\]$", "", name)
 
 
-def analyze(netlist: dict, top: str, model: DelayModel, board: str = "", worst_n: int = 10,
-            design: str = "") -> Report:
-    """Longest paths of ``top``'s netlist under ``model`` (linear in the netlist's size)."""
-    t0 = time.time()
-    mod = netlist["modules"][top]
-    names = _names(mod)
-    m = model
-    np_, no = m.net_pess.ns, m.net_opt.ns
-    # graph: node -> list of (dst, cell_delay, nets, luts, carry, dsp, muxf)
-    arcs: dict = {}
-    starts: dict = {}       # node -> (delay, kind, name, bram)
-    ends: list = []         # (node, setup, nets, kind, end name, family)
-    driver_type: dict = {}  # bit -> type of the cell driving it
-    unknown: dict = {}
+class _Graph:
+    """The timing graph of one module: arcs between nodes (net bits, or DSP-internal nodes),
+    start points (node -> (clock-to-out, "reg" | "in", name, BRAM?)) and end points
+    ((node, setup, nets, "reg" | "out", name, family))."""
 
-    def arc(src, dst, d, nets=1, luts=0, carry=0, dsp=0, muxf=0):
+    def __init__(self, model: DelayModel, namer: Namer):
+        self.m, self.namer = model, namer
+        self.arcs: dict = {}        # node -> [(dst, cell delay, nets, luts, carry, dsp, muxf)]
+        self.starts: dict = {}
+        self.ends: list = []
+        self.driver_type: dict = {}  # bit -> type of the cell driving it
+        self.unknown: dict = {}
+
+    def arc(self, src, dst, d, nets=1, luts=0, carry=0, dsp=0, muxf=0) -> None:
         if isinstance(src, str):
             return          # a constant
-        arcs.setdefault(src, []).append((dst, d, nets, luts, carry, dsp, muxf))
+        self.arcs.setdefault(src, []).append((dst, d, nets, luts, carry, dsp, muxf))
 
-    def bitname(b, fallback):
-        return names.get(b, fallback)
+    def start(self, node, d: float, name: str, bram: bool = False) -> None:
+        self.starts[node] = (d, "reg", name, bram)
 
+    def end(self, node, setup: float, nets: int, name: str, fam: str) -> None:
+        self.ends.append((node, setup, nets, "reg", name, fam))
+
+
+def _ports(g: _Graph, mod: dict) -> None:
     for pname, port in mod.get("ports", {}).items():
         bits = port["bits"]
         for i, b in enumerate(bits):
@@ -304,226 +438,280 @@ def analyze(netlist: dict, top: str, model: DelayModel, board: str = "", worst_n
                 continue
             label = pname if len(bits) == 1 else f"{pname}[{i}]"
             if port["direction"] == "input":
-                starts[b] = (0.0, "in", label, False)
+                g.starts[b] = (0.0, "in", label, False)
             else:
-                ends.append((b, 0.0, 0, "out", label, pname))
+                g.ends.append((b, 0.0, 0, "out", label, pname))
 
+
+def _ff(g: _Graph, cname: str, c: dict, ins: dict) -> None:
+    q = c["connections"].get("Q", [None])[0]
+    qname = g.namer.bit(q, cname, c) if q is not None else g.namer.cell(cname, c)
+    if q is not None and not isinstance(q, str):
+        g.start(q, g.m.ff_cko.ns, qname)
+    for p, v in ins.items():
+        if CLOCK_PINS.match(p) or p == "G":
+            continue
+        for b in _bits(v):
+            g.end(b, g.m.ff_setup.ns, 1, f"{qname} ({p})", family_of(qname))
+
+
+def _wires(g: _Graph, ins: dict, obits: list, d: float, nets: int, luts: int) -> None:
+    """Every input to every output: LUTs (one level) and the buffers Yosys inserts (wires)."""
+    for v in ins.values():
+        for b in v:
+            for o in obits:
+                g.arc(b, o, d, nets=nets, luts=luts)
+
+
+def _muxf(g: _Graph, ins: dict, obits: list) -> None:
+    for p, v in ins.items():
+        for b in v:
+            for o in obits:     # I0/I1 come from the slice's LUTs on dedicated routing
+                g.arc(b, o, g.m.muxf.ns, nets=0 if p in ("I0", "I1") else 1, muxf=1)
+
+
+def _carry(g: _Graph, t: str, c: dict, ins: dict) -> None:
+    m = g.m
+    width = 4 if t == "CARRY4" else 8
+    co, o = c["connections"].get("CO", []), c["connections"].get("O", [])
+    for p, v in ins.items():
+        for i, b in enumerate(v):
+            if isinstance(b, str):
+                continue
+            chain = p in ("CI", "CI_TOP") and g.driver_type.get(b) in ("CARRY4", "CARRY8")
+            nets = 0 if chain else 1
+            lo = 0 if p in ("CI", "CYINIT") else (4 if p == "CI_TOP" else i)
+            kind = "ci" if p in ("CI", "CYINIT", "CI_TOP") else ("s" if p == "S" else "di")
+            dco = {"ci": m.carry_ci_co, "s": m.carry_s_co, "di": m.carry_di_co}[kind].ns
+            dout = {"ci": m.carry_ci_o, "s": m.carry_s_o, "di": m.carry_di_o}[kind].ns
+            for j in range(lo, width):
+                if j < len(co) and not isinstance(co[j], str):
+                    g.arc(b, co[j], dco, nets=nets, carry=1)
+                if j < len(o) and not isinstance(o[j], str):
+                    g.arc(b, o[j], dout, nets=nets, carry=1)
+
+
+def _dsp(g: _Graph, cname: str, c: dict, ins: dict, obits: list) -> None:
+    m = g.m
+    reg = {k: _param(c, k, 1) for k in ("AREG", "BREG", "CREG", "MREG", "PREG", "DREG", "ADREG")}
+    mnode, pnode = ("dsp", cname, "M"), ("dsp", cname, "P")
+    label = g.namer.bit(obits[0], cname, c) if obits else g.namer.cell(cname, c)
+    dfam = family_of(label)
+    use_mult = str(c.get("parameters", {}).get("USE_MULT", "MULTIPLY")).strip().upper()
+    mult = use_mult != "NONE"
+    for p, v in ins.items():
+        if CLOCK_PINS.match(p) or p.startswith(("CE", "RST", "OPMODE", "ALUMODE", "INMODE", "CARRYINSEL")):
+            # control inputs: end points at their (registered) control pins
+            for b in _bits(v):
+                if not CLOCK_PINS.match(p):
+                    g.end(b, m.dsp_setup.ns, 1, f"{label} ({p})", f"{dfam} (DSP)")
+            continue
+        if p in ("A", "B", "D", "ACIN", "BCIN"):
+            r = reg["AREG" if p in ("A", "ACIN") else ("BREG" if p in ("B", "BCIN") else "DREG")]
+            dst, d = (mnode, m.dsp_ab_m.ns) if mult else (pnode, m.dsp_m_p.ns)
+        else:   # C, PCIN, CARRYIN, CARRYCASCIN, MULTSIGNIN
+            r = reg["CREG"] if p == "C" else 0
+            dst, d = pnode, m.dsp_m_p.ns
+        for b in _bits(v):
+            if r:
+                g.end(b, m.dsp_setup.ns, 1, f"{label} ({p}REG)", f"{dfam} (DSP {p}REG)")
+            else:
+                g.arc(b, dst, d, dsp=1 if dst == mnode or not mult else 0)
+    # the input registers as start points
+    if reg["AREG"] or reg["BREG"] or reg["DREG"]:
+        g.starts.setdefault(("dsp", cname, "ABREG"), (m.dsp_reg_cko.ns, "reg", f"{dfam} (DSP A/B/D register)", False))
+        g.arc(("dsp", cname, "ABREG"), mnode if mult else pnode, m.dsp_ab_m.ns if mult else m.dsp_m_p.ns,
+              nets=0, dsp=1)
+    if reg["CREG"]:
+        g.start(("dsp", cname, "CREG"), m.dsp_reg_cko.ns, f"{dfam} (DSP C register)")
+        g.arc(("dsp", cname, "CREG"), pnode, m.dsp_m_p.ns, nets=0, dsp=1)
+    if mult and reg["MREG"]:
+        g.end(mnode, m.dsp_setup.ns, 0, f"{label} (MREG)", f"{dfam} (DSP MREG)")
+        g.start(("dsp", cname, "MREG"), m.dsp_reg_cko.ns, f"{dfam} (DSP M register)")
+        g.arc(("dsp", cname, "MREG"), pnode, m.dsp_m_p.ns, nets=0)
+    elif mult:
+        g.arc(mnode, pnode, m.dsp_m_p.ns, nets=0)
+    if reg["PREG"]:
+        g.end(pnode, m.dsp_setup.ns, 0, f"{label} (PREG)", dfam)
+        for b in obits:
+            g.start(b, m.dsp_p_cko.ns, g.namer.bit(b, cname, c))
+    else:
+        for b in obits:
+            g.arc(pnode, b, 0.0, nets=0)
+
+
+def _bram(g: _Graph, cname: str, c: dict, ins: dict, outs: dict) -> None:
+    m = g.m
+    # memory_libmap names the cells after the memory; a $-named cell falls back to its src
+    mem = memory_name(cname) if readable(cname) else g.namer.cell(cname, c)
+    for p, v in outs.items():
+        port_b = p.startswith(("DOB", "DOPB", "DOUTB", "DOUTPB")) or p in ("DO", "DOP")
+        regp = _param(c, "DOB_REG" if port_b else "DOA_REG", 0)
+        d = m.bram_cko_reg.ns if regp else m.bram_cko.ns
+        for i, b in enumerate(v):
+            if not isinstance(b, str):
+                name = g.namer.names.get(b, ("", ""))[0]
+                g.start(b, d, name if readable(name) else f"{mem} ({p}[{i}])", bram=True)
+    for p, v in ins.items():
+        if CLOCK_PINS.match(p):
+            continue
+        for i, b in enumerate(v):
+            if not isinstance(b, str):
+                g.end(b, m.bram_setup.ns, 1, f"{mem} (BRAM {p}[{i}])", f"{mem} (BRAM)")
+
+
+def _lutram(g: _Graph, cname: str, c: dict, ins: dict, obits: list, srl: bool) -> None:
+    """LUT-RAM and SRL: clock-to-out starts, a combinational read from the address, write ends."""
+    m = g.m
+    label = g.namer.bit(obits[0], cname, c) if obits else g.namer.cell(cname, c)
+    what = "SRL" if srl else "LUTRAM"
+    for b in obits:
+        g.start(b, m.srl_cko.ns if srl else m.lutram_cko.ns, g.namer.bit(b, cname, c))
+    for p, v in ins.items():
+        if CLOCK_PINS.match(p):
+            continue
+        read = p.startswith("A") if srl else bool(LUTRAM_ADDR.match(p))
+        for b in _bits(v):
+            if read:
+                for o in obits:
+                    g.arc(b, o, m.lutram_read.ns, luts=1)
+            if not (srl and read):      # a LUT-RAM's address is also its write address
+                g.end(b, m.ff_setup.ns, 1, f"{label} ({what} {p})", f"{family_of(label)} ({what})")
+
+
+def _unknown(g: _Graph, cname: str, c: dict, ins: dict, obits: list) -> None:
+    t = c["type"]
+    g.unknown[t] = g.unknown.get(t, 0) + 1
+    name = g.namer.cell(cname, c)
+    for b in obits:
+        g.start(b, 0.0, g.namer.bit(b, cname, c))
+    for p, v in ins.items():
+        for b in _bits(v):
+            g.end(b, 0.0, 1, f"{name} ({t} {p})", f"{name} ({t})")
+
+
+def build_graph(mod: dict, model: DelayModel) -> _Graph:
+    """The timing graph of a Yosys JSON module (one pass over its cells)."""
+    g = _Graph(model, Namer(mod))
+    _ports(g, mod)
     cells = mod.get("cells", {})
-    for cname, c in cells.items():
+    for c in cells.values():
         for p, d in c.get("port_directions", {}).items():
             if d == "output":
-                for b in c["connections"].get(p, []):
-                    if not isinstance(b, str):
-                        driver_type[b] = c["type"]
-
+                for b in _bits(c["connections"].get(p, [])):
+                    g.driver_type[b] = c["type"]
     for cname, c in cells.items():
         t = c["type"]
         conn, dirs = c["connections"], c.get("port_directions", {})
         ins = {p: v for p, v in conn.items() if dirs.get(p) == "input"}
         outs = {p: v for p, v in conn.items() if dirs.get(p) == "output"}
-        obits = [b for v in outs.values() for b in v if not isinstance(b, str)]
-        label = bitname(obits[0], cname) if obits else cname
+        obits = [b for v in outs.values() for b in _bits(v)]
         if t in FF_TYPES:
-            q = conn.get("Q", [None])[0]
-            qname = bitname(q, cname) if q is not None else cname
-            if q is not None and not isinstance(q, str):
-                starts[q] = (m.ff_cko.ns, "reg", qname, False)
-            for p, v in ins.items():
-                if CLOCK_PINS.match(p) or p == "G":
-                    continue
-                for b in v:
-                    if not isinstance(b, str):
-                        ends.append((b, m.ff_setup.ns, 1, "reg", f"{qname} ({p})", family_of(qname)))
+            _ff(g, cname, c, ins)
         elif t in LUT_TYPES:
-            for v in ins.values():
-                for b in v:
-                    for o in obits:
-                        arc(b, o, m.lut.ns, luts=1)
+            _wires(g, ins, obits, model.lut.ns, nets=1, luts=1)
         elif t in BUFFER_TYPES:     # I/O and clock buffers Yosys inserts: wires here
-            for v in ins.values():
-                for b in v:
-                    for o in obits:
-                        arc(b, o, 0.0, nets=0)
+            _wires(g, ins, obits, 0.0, nets=0, luts=0)
         elif t in ("MUXF7", "MUXF8", "MUXF9"):
-            for p, v in ins.items():
-                for b in v:
-                    for o in obits:
-                        arc(b, o, m.muxf.ns, nets=0 if p in ("I0", "I1") else 1, muxf=1)
+            _muxf(g, ins, obits)
         elif t in ("CARRY4", "CARRY8"):
-            width = 4 if t == "CARRY4" else 8
-            co, o = conn.get("CO", []), conn.get("O", [])
-            for p, v in ins.items():
-                for i, b in enumerate(v):
-                    if isinstance(b, str):
-                        continue
-                    chain = p in ("CI", "CI_TOP") and driver_type.get(b) in ("CARRY4", "CARRY8")
-                    nets = 0 if chain else 1
-                    lo = 0 if p in ("CI", "CYINIT") else (4 if p == "CI_TOP" else i)
-                    kind = "ci" if p in ("CI", "CYINIT", "CI_TOP") else ("s" if p == "S" else "di")
-                    dco = {"ci": m.carry_ci_co, "s": m.carry_s_co, "di": m.carry_di_co}[kind].ns
-                    dout = {"ci": m.carry_ci_o, "s": m.carry_s_o, "di": m.carry_di_o}[kind].ns
-                    for j in range(lo, width):
-                        if j < len(co) and not isinstance(co[j], str):
-                            arc(b, co[j], dco, nets=nets, carry=1)
-                        if j < len(o) and not isinstance(o[j], str):
-                            arc(b, o[j], dout, nets=nets, carry=1)
+            _carry(g, t, c, ins)
         elif t in DSP_TYPES:
-            reg = {k: _param(c, k, 1) for k in ("AREG", "BREG", "CREG", "MREG", "PREG", "DREG", "ADREG")}
-            mnode, pnode = ("dsp", cname, "M"), ("dsp", cname, "P")
-            dfam = family_of(label) if "$" not in label else cname
-            use_mult = str(c.get("parameters", {}).get("USE_MULT", "MULTIPLY")).strip().upper()
-            mult = use_mult != "NONE"
-            for p, v in ins.items():
-                if CLOCK_PINS.match(p) or p.startswith(("CE", "RST", "OPMODE", "ALUMODE", "INMODE",
-                                                         "CARRYINSEL")):
-                    # control inputs: end points at their (registered) control pins
-                    for b in v:
-                        if not isinstance(b, str) and not CLOCK_PINS.match(p):
-                            ends.append((b, m.dsp_setup.ns, 1, "reg", f"{label} ({p})", f"{dfam} (DSP)"))
-                    continue
-                if p in ("A", "B", "D", "ACIN", "BCIN"):
-                    r = reg["AREG" if p in ("A", "ACIN") else ("BREG" if p in ("B", "BCIN") else "DREG")]
-                    dst, d = (mnode, m.dsp_ab_m.ns) if mult else (pnode, m.dsp_m_p.ns)
-                else:   # C, PCIN, CARRYIN, CARRYCASCIN, MULTSIGNIN
-                    r = reg["CREG"] if p == "C" else 0
-                    dst, d = pnode, m.dsp_m_p.ns
-                for b in v:
-                    if isinstance(b, str):
-                        continue
-                    if r:
-                        ends.append((b, m.dsp_setup.ns, 1, "reg", f"{label} ({p}REG)", f"{dfam} (DSP {p}REG)"))
-                    else:
-                        arc(b, dst, d, dsp=1 if dst == mnode or not mult else 0)
-            # the input registers as start points
-            if reg["AREG"] or reg["BREG"] or reg["DREG"]:
-                (starts.setdefault(("dsp", cname, "ABREG"), (m.dsp_reg_cko.ns, "reg", f"{dfam} (DSP A/B/D register)", False)))
-                arc(("dsp", cname, "ABREG"), mnode if mult else pnode, m.dsp_ab_m.ns if mult else m.dsp_m_p.ns,
-                    nets=0, dsp=1)
-            if reg["CREG"]:
-                starts[("dsp", cname, "CREG")] = (m.dsp_reg_cko.ns, "reg", f"{dfam} (DSP C register)", False)
-                arc(("dsp", cname, "CREG"), pnode, m.dsp_m_p.ns, nets=0, dsp=1)
-            if mult and reg["MREG"]:
-                ends.append((mnode, m.dsp_setup.ns, 0, "reg", f"{label} (MREG)", f"{dfam} (DSP MREG)"))
-                starts[("dsp", cname, "MREG")] = (m.dsp_reg_cko.ns, "reg", f"{dfam} (DSP M register)", False)
-                arc(("dsp", cname, "MREG"), pnode, m.dsp_m_p.ns, nets=0)
-            elif mult:
-                arc(mnode, pnode, m.dsp_m_p.ns, nets=0)
-            if reg["PREG"]:
-                ends.append((pnode, m.dsp_setup.ns, 0, "reg", f"{label} (PREG)", family_of(label)))
-                for b in obits:
-                    starts[b] = (m.dsp_p_cko.ns, "reg", bitname(b, cname), False)
-            else:
-                for b in obits:
-                    arc(pnode, b, 0.0, nets=0)
+            _dsp(g, cname, c, ins, obits)
         elif t in BRAM_TYPES:
-            for p, v in outs.items():
-                port_b = p.startswith(("DOB", "DOPB", "DOUTB", "DOUTPB")) or p in ("DO", "DOP")
-                regp = _param(c, "DOB_REG" if port_b else "DOA_REG", 0)
-                d = m.bram_cko_reg.ns if regp else m.bram_cko.ns
-                for b in v:
-                    if not isinstance(b, str):
-                        starts[b] = (d, "reg", bitname(b, cname), True)
-            for p, v in ins.items():
-                if CLOCK_PINS.match(p):
-                    continue
-                for b in v:
-                    if not isinstance(b, str):
-                        ends.append((b, m.bram_setup.ns, 1, "reg", f"{label} (BRAM {p})", f"{cname} (BRAM)"))
+            _bram(g, cname, c, ins, outs)
         elif t.startswith("RAM") and ("X1" in t or t.startswith(("RAM32M", "RAM64M"))):
-            for b in obits:
-                starts[b] = (m.lutram_cko.ns, "reg", bitname(b, cname), False)
-            for p, v in ins.items():
-                if CLOCK_PINS.match(p):
-                    continue
-                read = bool(LUTRAM_ADDR.match(p))
-                for b in v:
-                    if isinstance(b, str):
-                        continue
-                    if read:
-                        for o in obits:
-                            arc(b, o, m.lutram_read.ns, luts=1)
-                    ends.append((b, m.ff_setup.ns, 1, "reg", f"{label} (LUTRAM {p})", f"{family_of(label)} (LUTRAM)"))
+            _lutram(g, cname, c, ins, obits, srl=False)
         elif t in SRL_TYPES:
-            for b in obits:
-                starts[b] = (m.srl_cko.ns, "reg", bitname(b, cname), False)
-            for p, v in ins.items():
-                if CLOCK_PINS.match(p):
-                    continue
-                for b in v:
-                    if isinstance(b, str):
-                        continue
-                    if p.startswith("A"):
-                        for o in obits:
-                            arc(b, o, m.lutram_read.ns, luts=1)
-                    else:
-                        ends.append((b, m.ff_setup.ns, 1, "reg", f"{label} (SRL {p})", f"{family_of(label)} (SRL)"))
+            _lutram(g, cname, c, ins, obits, srl=True)
         else:
-            unknown[t] = unknown.get(t, 0) + 1
-            for b in obits:
-                starts[b] = (0.0, "reg", bitname(b, cname), False)
-            for p, v in ins.items():
-                for b in v:
-                    if not isinstance(b, str):
-                        ends.append((b, 0.0, 1, "reg", f"{label} ({t} {p})", f"{cname} ({t})"))
+            _unknown(g, cname, c, ins, obits)
+    return g
 
-    # longest path, topological (Kahn) order over the nodes
+
+# An arrival: [pessimistic ns, cell delays, nets, luts, carry, dsp, muxf, start node].
+ORIGINS = ("reg", "in")
+
+
+def propagate(g: _Graph, net_ns: float) -> "tuple[dict, int]":
+    """Longest arrival per node, kept apart per origin (paths from registers, from input ports):
+    with one arrival per node a longer port path would hide every register-to-register path
+    through the same logic. One topological (Kahn) pass: linear in the graph's size (times two).
+    Returns ({origin: {node: arrival}}, the nodes left on combinational loops)."""
     indeg: dict = {}
-    for src, lst in arcs.items():
+    for src, lst in g.arcs.items():
         indeg.setdefault(src, 0)
         for a in lst:
             indeg[a[0]] = indeg.get(a[0], 0) + 1
-    # arrival: node -> [pess, cell_sum, nets, luts, carry, dsp, muxf, start]
-    arr: dict = {}
-    for n, (d, kind, name, bram) in starts.items():
-        arr[n] = [d, d, 0, 0, 0, 0, 0, n]
+    arr: dict = {o: {} for o in ORIGINS}
+    for n, (d, origin, _name, _bram) in g.starts.items():
+        arr[origin][n] = [d, d, 0, 0, 0, 0, 0, n]
     queue = deque(n for n, k in indeg.items() if k == 0)
     done = 0
     while queue:
         n = queue.popleft()
         done += 1
-        a = arr.get(n)
-        for dst, d, nets, luts, carry, dsp, muxf in arcs.get(n, ()):
-            if a is not None:
-                t = a[0] + d + nets * np_
-                b = arr.get(dst)
+        srcs = [(tbl, tbl[n]) for tbl in arr.values() if n in tbl]
+        for dst, d, nets, luts, carry, dsp, muxf in g.arcs.get(n, ()):
+            for tbl, a in srcs:
+                t = a[0] + d + nets * net_ns
+                b = tbl.get(dst)
                 if b is None or t > b[0]:
-                    arr[dst] = [t, a[1] + d, a[2] + nets, a[3] + luts, a[4] + carry, a[5] + dsp, a[6] + muxf, a[7]]
+                    tbl[dst] = [t, a[1] + d, a[2] + nets, a[3] + luts, a[4] + carry, a[5] + dsp, a[6] + muxf, a[7]]
             indeg[dst] -= 1
             if indeg[dst] == 0:
                 queue.append(dst)
-    loop_nodes = len(indeg) - done
+    return arr, len(indeg) - done
 
-    # end points: worst per family
+
+def _worst_per_family(g: _Graph, arr: dict, net_ns: float) -> dict:
+    """(family, path kind) -> the worst end point's (pess, arrival, setup, nets, end name)."""
     worst: dict = {}
-    for node, setup, nets, kind, ename, fam in ends:
-        a = arr.get(node)
-        if a is None:
-            continue
-        s = starts[a[7]]
-        if s[1] == "in" and kind == "out" and nets == 0 and a[2] == 0 and a[1] == 0:
-            continue        # a port wired straight to a port
-        pess = a[0] + setup + nets * np_
-        key = (fam, kind)
-        if key not in worst or pess > worst[key][0]:
-            worst[key] = (pess, a, setup, nets, kind, ename, fam)
-    paths = []
-    for pess, a, setup, nets, kind, ename, fam in worst.values():
-        s = starts[a[7]]
-        pk = ("in" if s[1] == "in" else "reg") + "-to-" + ("out" if kind == "out" else "reg")
-        n_nets = a[2] + nets
-        cell = a[1] + setup
-        opt = cell + n_nets * no
-        paths.append(Path_(kind=pk, start=s[2], end=ename, family=fam, ns_opt=round(opt, 3),
-                           ns_pess=round(pess, 3), luts=a[3], carry=a[4], dsp=a[5], muxf=a[6], nets=n_nets,
-                           bram_start=s[3], meets=(pess <= m.target_ns) if pk == "reg-to-reg" else None))
-    paths.sort(key=lambda p: -p.ns_pess)
+    for node, setup, nets, kind, ename, fam in g.ends:
+        for origin, tbl in arr.items():
+            a = tbl.get(node)
+            if a is None:
+                continue
+            if origin == "in" and kind == "out" and nets == 0 and a[2] == 0 and a[1] == 0:
+                continue        # a port wired straight to a port
+            pess = a[0] + setup + nets * net_ns
+            key = (fam, f"{origin}-to-{'out' if kind == 'out' else 'reg'}")
+            if key not in worst or pess > worst[key][0]:
+                worst[key] = (pess, a, setup, nets, ename)
+    return worst
+
+
+def _path(g: _Graph, fam: str, kind: str, worst: tuple) -> Path_:
+    pess, a, setup, nets, ename = worst
+    s = g.starts[a[7]]
+    n_nets = a[2] + nets
+    opt = a[1] + setup + n_nets * g.m.net_opt.ns
+    return Path_(kind=kind, start=s[2], end=ename, family=fam, ns_opt=round(opt, 3), ns_pess=round(pess, 3),
+                 luts=a[3], carry=a[4], dsp=a[5], muxf=a[6], nets=n_nets, bram_start=s[3],
+                 meets=(pess <= g.m.target_ns) if kind == "reg-to-reg" else None)
+
+
+def analyze(netlist: dict, top: str, model: DelayModel, board: str = "", worst_n: int = 10,
+            design: str = "") -> Report:
+    """Longest paths of ``top``'s netlist under ``model`` (linear in the netlist's size): per end
+    family its worst register-to-register path (the target applies to these) and, apart, its worst
+    paths from or to top-level ports."""
+    t0 = time.time()
+    if top not in netlist.get("modules", {}):
+        raise TimingError(f"the netlist has no module {top!r}")
+    mod = netlist["modules"][top]
+    g = build_graph(mod, model)
+    arr, loop_nodes = propagate(g, model.net_pess.ns)
+    paths = [_path(g, fam, kind, w) for (fam, kind), w in _worst_per_family(g, arr, model.net_pess.ns).items()]
+    paths.sort(key=lambda p: (-p.ns_pess, p.family, p.kind))
     r2r = [p for p in paths if p.kind == "reg-to-reg"]
     ports = [p for p in paths if p.kind != "reg-to-reg"]
-    has_regs = any(s[1] == "reg" for s in starts.values())
-    return Report(design=design or top, board=board, device=m.device, target_ns=m.target_ns, cells=len(cells),
-                  paths=paths[:worst_n], reg_families=len(r2r), failing_families=sum(not p.meets for p in r2r),
+    has_regs = any(s[1] == "reg" for s in g.starts.values())
+    return Report(design=design or top, board=board, device=model.device, target_ns=model.target_ns,
+                  cells=len(mod.get("cells", {})), paths=r2r[:worst_n], port_paths=ports[:worst_n],
+                  reg_families=len(r2r), failing_families=sum(not p.meets for p in r2r),
                   worst_reg_to_reg=r2r[0] if r2r else None, worst_port_path=ports[0] if ports else None,
-                  combinational=not has_regs, unknown_cells=unknown, loop_nodes=loop_nodes,
+                  combinational=not has_regs, unknown_cells=g.unknown, loop_nodes=loop_nodes,
                   seconds=round(time.time() - t0, 2))
 
 
@@ -637,11 +825,13 @@ def print_report(r: Report, out=sys.stdout) -> None:
           f"{r.cells:,} cells; ESTIMATE, not Vivado timing", file=out)
     if r.combinational:
         print("  combinational module: port-to-port paths only", file=out)
-    for p in r.paths:
+    # register-to-register first (the target applies to them), then the port paths apart
+    for p in r.paths + r.port_paths:
         meets = "" if p.meets is None else ("  meets" if p.meets else "  MISSES")
         print(f"  {p.kind:10s} {p.ns_opt:6.2f} / {p.ns_pess:6.2f} ns  LUT {p.luts:2d} carry {p.carry:2d} "
               f"DSP {p.dsp} {'BRAM ' if p.bram_start else ''}{p.start} -> {p.end}{meets}", file=out)
-    print(f"  {r.failing_families} of {r.reg_families} register families miss the target", file=out)
+    print(f"  {r.failing_families} of {r.reg_families} register families miss the target "
+          "(register-to-register paths only)", file=out)
 
 
 def main(argv=None) -> int:
@@ -651,7 +841,9 @@ def main(argv=None) -> int:
     ap.add_argument("--top", action="append", help="module(s) to time (default: the unit modules)")
     ap.add_argument("--files", nargs="+", help="Verilog files (default: hw_src/rtl/*.v)")
     ap.add_argument("--engine", action="store_true", help="also the whole msp_engine at the board's generics (slow)")
-    ap.add_argument("--worst", type=int, default=10, help="paths per design (default 10)")
+    ap.add_argument("--worst", type=int, default=10,
+                    help="register-to-register paths per design, one per end family, and as many port "
+                         "paths (default 10)")
     ap.add_argument("--json", help="write the reports as JSON")
     ap.add_argument("--report", help="Markdown file whose generated section is rewritten")
     ap.add_argument("--timeout-s", type=float, default=3600, help="per synthesis (default 3600)")

@@ -110,6 +110,20 @@ def row_assignment(model: nn.Module) -> dict:
     return out
 
 
+def _fold_quantized_rows(layer: nn.Module, factor: torch.Tensor) -> None:
+    """Scale a quantized layer's rows by ``factor`` with its integer levels kept bit for bit.
+
+    Scaling weight and scale alike and re-rounding ``(w * f) / (s * f)`` can move a weight that
+    sits on a rounding boundary to the next level (float32 division is not exact), so the levels
+    are taken before the fold and the weights rebuilt from them on the new scale.
+    """
+    shape = (-1,) + (1,) * (layer.weight.dim() - 1)
+    dead = factor == 0                                # gamma = 0: the row's output is its bias
+    levels = torch.where(dead.view(shape), 0.0, layer.integer_weights())
+    layer.w_scale.mul_(torch.where(dead, torch.ones_like(factor), factor))
+    layer.weight.copy_(levels * layer.w_scale.view(shape))
+
+
 @torch.no_grad()
 def fold_batch_norm(model: nn.Module) -> nn.Module:
     """A copy of a quantized model (eval mode) with every BN folded into the layer before it.
@@ -129,10 +143,10 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
             factor = mod.weight / torch.sqrt(mod.running_var + mod.eps)
             bias = prev.bias if prev.bias is not None else torch.zeros_like(mod.running_mean)
             shape = (-1,) + (1,) * (prev.weight.dim() - 1)
-            prev.weight.mul_(factor.view(shape))
             if isinstance(prev, (QConv2d, QLinear)):
-                dead = factor == 0                    # gamma = 0: the row's output is its bias
-                prev.w_scale.mul_(torch.where(dead, torch.ones_like(factor), factor))
+                _fold_quantized_rows(prev, factor)
+            else:
+                prev.weight.mul_(factor.view(shape))
             prev.bias = nn.Parameter(mod.bias + (bias - mod.running_mean) * factor)
             _set(model, name, nn.Identity())
             prev = None

@@ -80,6 +80,11 @@ def cases(board: str = "pynq-z2", seed: int = 5) -> "list[Case]":
     conv = _weighted(rng, Op.CONV2D, [2] * 50 + [0] * 5 + [1] * 3, (5, 6, 20), 2, U8, U4,
                      kernel=(3, 3), stride=(2, 1), padding=(1, 0, 2, 1))
     out.append(replace(conv, name="conv2d 58 rows, 2 passes, C=20, batch 2"))
+    # conv2d C = 16, 16 rows: one 9-step pass per position, passes back to back (the array's
+    # accumulator banks at their tightest), ResNet-20's first stage in small
+    out.append(replace(_weighted(rng, Op.CONV2D, [2] * 11 + [0] * 4 + [1], (6, 6, 16), 1, U4, U4,
+                                 kernel=(3, 3), stride=(1, 1), padding=(1, 1, 1, 1)),
+                       name="conv2d 16 rows, C=16, 9-step passes"))
     # conv2d 1x1, s8 input, odd K (pad nibbles), raw int32 output
     out.append(replace(_weighted(rng, Op.CONV2D, [2, 0, 2, 1, 0, 2], (4, 4, 5), 1, S8, None, kernel=(1, 1),
                                  stride=(1, 1), padding=(0, 0, 0, 0)), name="conv2d 1x1 s8 odd K raw"))
@@ -123,7 +128,7 @@ def cases(board: str = "pynq-z2", seed: int = 5) -> "list[Case]":
     weights[51 * k2] = (weights[51 * k2] & 0xF0) | 0x8       # fixed-4 row 51's first code: reserved 0b1000
     out.append(Case("BAD_DATA fixed-4 code", conv.desc, [conv.packets[0], bytes(weights), conv.packets[2]],
                     error=(int(ErrorCode.BAD_DATA), 1, 51)))
-    pool_case = out[3]
+    pool_case = next(c for c in out if c.desc.op == Op.MAX_POOL)
     x = bytearray(pool_case.packets[0])
     x[17] = 40                                               # above u5's 31
     out.append(Case("BAD_DATA u5 input", pool_case.desc, [bytes(x)], error=(int(ErrorCode.BAD_DATA), 0, 17)))

@@ -85,20 +85,50 @@ async def lut_row_matches_numerics(dut):
 
 
 @cocotb.test()
+async def lut_row_pipelined_streams(dut):
+    """PIPE = 1: one input per cycle, each sum LATENCY cycles later, exact."""
+    from cocotb.clock import Clock
+    from cocotb.triggers import RisingEdge, ReadOnly
+    lat = int(dut.LATENCY.value)
+    assert lat == 1 + ((2 * VW + 1 - 1).bit_length() + 1) // 2      # terms, then the tree
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    await RisingEdge(dut.clk)
+    rng = np.random.default_rng(7)
+    extreme = [np.full(VW, c, np.uint8) for c in (0b0011, 0b1011, 0b0110, 0b1110)]
+    vecs = [(a, c) for vs in _activation_vectors(rng, 300) for a in vs
+            for c in extreme[rng.integers(4):][:1] + [rng.integers(0, 16, VW).astype(np.uint8)]]
+    wants = []
+    for n, (a, codes) in enumerate(vecs + [(np.zeros(VW, int), np.zeros(VW, np.uint8))] * lat):
+        dut.a.value, dut.codes.value = _pack(a, 9), _pack(codes, 4)
+        wants.append(int(np.dot(SP2_DECODE[codes].astype(np.int64), a)))
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        k = n + 1 - lat                       # the input whose sum is out after this edge
+        if 0 <= k < len(vecs):
+            got = dut.sum.value.to_signed()
+            assert got == wants[k], f"input {k}: RTL {got}, contract {wants[k]}"
+        await Timer(1, unit="ns")
+
+
+@cocotb.test()
 async def mac_array_accumulates_rows(dut):
-    """Random layers: every row's int32 accumulator equals the contract's integer dot product."""
+    """Random passes streamed back to back (and with gaps and late takes): every row's int32
+    accumulator equals the contract's integer dot product, pass after pass, in order."""
     from cocotb.clock import Clock
     from cocotb.triggers import RisingEdge
     from msp_pynq.numerics.schemes import FIXED4_DECODE, decode
+    from msp_pynq.engine.cycles import array_latency
     vw, n_lut, n_dsp = int(dut.VW.value), int(dut.LUT_ROWS.value), int(dut.DSP_ROWS.value)
+    if n_lut and n_dsp:                        # the cycle model's figure is the full array's
+        assert int(dut.LATENCY.value) == array_latency(vw)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    await RisingEdge(dut.clk)              # the edge at t = 0: drive inputs only after it
     rng = np.random.default_rng(4)
     fixed8 = np.array([c for c in range(256) if c != 0x80], np.uint8)
     fixed4 = np.array([c for c in range(16) if c != 8], np.uint8)
-    for trial in range(12):
+
+    def make_pass(n: int):
         steps = int(rng.integers(1, 9))
-        signed = trial % 3 == 2
+        signed = n % 3 == 2
         x = rng.integers(-128 if signed else 0, 128 if signed else 256, (steps, vw))
         lut = rng.integers(0, 16, (n_lut, steps, vw)).astype(np.uint8)
         mode8 = rng.integers(0, 2, n_dsp // 2)
@@ -113,20 +143,43 @@ async def mac_array_accumulates_rows(dut):
                 for s in (2 * p, 2 * p + 1):
                     nibbles[s] = rng.choice(fixed4, (steps, vw))
                     want.append(int(np.dot(FIXED4_DECODE[nibbles[s]].ravel().astype(np.int64), x.ravel())))
-        dut.dsp_fixed8.value = _pack(mode8, 1)
-        for k in range(steps):
-            dut.valid.value, dut.clear.value = 1, int(k == 0)
-            dut.a.value = _pack(x[k], 9)
-            dut.lut_codes.value = _pack(lut[:, k].ravel(), 4)
-            dut.dsp_codes.value = _pack(nibbles[:, k].ravel(), 4)
-            await RisingEdge(dut.clk)
-        dut.valid.value = 0
-        await RisingEdge(dut.clk)
-        packed = dut.acc.value.to_unsigned()
-        got = [((packed >> (32 * r)) & 0xFFFFFFFF) for r in range(n_lut + n_dsp)]
-        got = [g - (1 << 32) if g >> 31 else g for g in got]
-        assert got == want, f"trial {trial}: RTL {got}, contract {want}"
+        return [(x[k], lut[:, k], nibbles[:, k], mode8, k == 0, k == steps - 1) for k in range(steps)], want
 
+    dut.rst.value, dut.valid.value, dut.take.value = 1, 0, 0
+    await RisingEdge(dut.clk)
+    await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    n_passes = 40
+    passes = [make_pass(n) for n in range(n_passes)]
+    sent = taken = 0                           # passes whose first step went in; passes taken
+    queue = []                                 # steps of the pass being sent
+    for cycle in range(n_passes * 12 + 200):
+        await Timer(1, unit="ns")              # after the edge: outputs settled, inputs for this cycle
+        lazy = taken % 5 == 3                  # every fifth pass: taken a few cycles late
+        take = int(dut.result_valid.value) and not (lazy and rng.integers(3) != 0)
+        if take:
+            packed = dut.result.value.to_unsigned()
+            got = [((packed >> (32 * r)) & 0xFFFFFFFF) for r in range(n_lut + n_dsp)]
+            got = [g - (1 << 32) if g >> 31 else g for g in got]
+            assert got == passes[taken][1], f"pass {taken}: RTL {got}, contract {passes[taken][1]}"
+            taken += 1
+        dut.take.value = int(take)
+        # a pass may start once the pass two before it is taken (the array's rule); gaps at random
+        if not queue and sent < n_passes and sent - 2 < taken and rng.integers(4) != 0:
+            queue, sent = list(passes[sent][0]), sent + 1
+        if queue:
+            x, lut, nib, mode8, first, last = queue.pop(0)
+            dut.valid.value, dut.clear.value, dut.last.value = 1, int(first), int(last)
+            dut.a.value = _pack(x, 9)
+            dut.lut_codes.value = _pack(lut.ravel(), 4)
+            dut.dsp_codes.value = _pack(nib.ravel(), 4)
+            dut.dsp_fixed8.value = _pack(mode8, 1)
+        else:
+            dut.valid.value = 0
+        await RisingEdge(dut.clk)
+        if taken == n_passes:
+            break
+    assert taken == n_passes, f"{taken} of {n_passes} passes came out"
 
 @cocotb.test()
 async def dsp_pair_splits_two_rows(dut):
@@ -161,7 +214,7 @@ async def dsp_pair_pipelined_streams(dut):
     from cocotb.triggers import RisingEdge, ReadOnly
     from msp_pynq.numerics.schemes import FIXED4_DECODE, decode
     lat = int(dut.LATENCY.value)
-    assert lat == 3 + (VW.bit_length() - 1) // 2 + 2
+    assert lat == 3 + (VW.bit_length() - 1 + 1) // 2 + 2     # A/B, M, P; the tree; the split
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     await RisingEdge(dut.clk)
     rng = np.random.default_rng(6)

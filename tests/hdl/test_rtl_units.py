@@ -29,9 +29,10 @@ SOURCES = {
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
 PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
-              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4},
+              "msp_mac_array": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "GROUP": 2},
               # variants "toplevel:name": the same module with other generics
               "msp_dsp_pair:piped": {"VW": 16, "PIPE": 1},
+              "msp_lut_row:piped": {"VW": 16, "PIPE": 1},
               "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
               "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
               "msp_regs": engine_generics(get_profile("pynq-z2"))}     # the register block reports the profile
@@ -45,6 +46,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_requant", "requant_matches_contract"),
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
     ("msp_lut_row", "lut_row_matches_numerics"),
+    ("msp_lut_row:piped", "lut_row_pipelined_streams"),
     ("msp_dsp_pair", "dsp_pair_splits_two_rows"),
     ("msp_dsp_pair:piped", "dsp_pair_pipelined_streams"),
     ("msp_mac_array", "mac_array_accumulates_rows"),
