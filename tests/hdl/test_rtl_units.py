@@ -28,6 +28,7 @@ SOURCES = {
     "msp_stream_rx": ["msp_stream_rx"],
     "msp_stream_tx": ["msp_stream_tx"],
     "msp_window_gen": ["msp_window_gen"],
+    "msp_add_unit": ["msp_add_unit"],
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
 PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
@@ -38,6 +39,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
               "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
               "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
               "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64},
+              "msp_add_unit": {"VW": 16}, "msp_add_unit:vw32": {"VW": 32, "AW": 12},
               "msp_regs": engine_generics(get_profile("pynq-z2"))}     # the register block reports the profile
 
 
@@ -57,6 +59,8 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_mac_array", "mac_array_accumulates_rows"),
     ("msp_mac_array:dsp_only", "mac_array_accumulates_rows"),
     ("msp_mac_array:lut_only", "mac_array_accumulates_rows"),
+    ("msp_add_unit", "tb_add_unit"),
+    ("msp_add_unit:vw32", "tb_add_unit"),
 ])
 def test_rtl_unit(toplevel, testcase, tmp_path):
     from cocotb_tools.runner import get_results, get_runner

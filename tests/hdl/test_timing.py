@@ -265,3 +265,16 @@ def test_bad_input(tmp_path):
     with pytest.raises(TimingError, match="no module"):
         timing.analyze({"modules": {}}, "t_add", timing.XC7Z020_1)
     assert timing.main(["--board", "zedboard"]) == 2
+
+
+# The modules pipelined for the PYNQ-Z2's 125 MHz: each must stay within the target (a regression
+# guard; `python -m msp_pynq.hw.timing --board all` reports every module, docs/timing.md).
+MEETING_PYNQ_Z2 = ["msp_mac_array", "msp_window_gen", "msp_output_stage", "msp_requant_pipe", "msp_layer_check",
+                  "msp_add_unit"]
+
+
+@pytest.mark.parametrize("top", MEETING_PYNQ_Z2)
+def test_pipelined_modules_meet_the_pynq_z2_target(top):
+    r = time_design("pynq-z2", top)
+    assert r.reg_families > 0 and r.failing_families == 0, (top, r.worst_reg_to_reg)
+    assert r.worst_reg_to_reg.ns_pess <= timing.XC7Z020_1.target_ns == 6.5
