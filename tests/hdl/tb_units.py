@@ -90,7 +90,7 @@ async def lut_row_pipelined_streams(dut):
     from cocotb.clock import Clock
     from cocotb.triggers import RisingEdge, ReadOnly
     lat = int(dut.LATENCY.value)
-    assert lat == 1 + ((2 * VW + 1 - 1).bit_length() + 1) // 2      # terms, then the tree
+    assert lat == 1 + ((2 * VW + 2 - 1).bit_length() + 1) // 2      # terms, then the tree
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     await RisingEdge(dut.clk)
     rng = np.random.default_rng(7)

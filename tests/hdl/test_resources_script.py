@@ -58,9 +58,9 @@ def test_tiny_board_end_to_end(tmp_path):
     assert runs["mixed"]["dsp"] == vw * dsp_rows // 2
     assert runs["lut-probe"]["dsp"] == 0 and runs["lut-probe"]["lut"] > 0
     assert runs["dsp-probe"]["dsp"] == vw * hw.DSP_PROBE_ROWS // 2
-    # the int32 accumulators are registers
-    assert runs["mixed"]["ff"] == 32 * (lut_rows + dsp_rows)
-    assert runs["lut-probe"]["ff"] == 32 * hw.LUT_PROBE_ROWS
+    # registers: two banks of int32 accumulators per unit, and the pipeline's (inputs, terms, trees)
+    assert runs["mixed"]["ff"] > 2 * 32 * (lut_rows + dsp_rows)
+    assert runs["lut-probe"]["ff"] > 2 * 32 * hw.LUT_PROBE_ROWS
     # the DSP-only array fills the device's 8 DSPs
     assert board.dsp_only_slots == 4 and board.dsp_reserved == 0
     assert runs["dsp-only"]["dsp"] == 8 and board.runs["dsp-only"].config.lut_rows == 0

@@ -268,13 +268,15 @@ def test_bad_input(tmp_path):
 
 
 # The modules pipelined for the PYNQ-Z2's 125 MHz: each must stay within the target (a regression
-# guard; `python -m msp_pynq.hw.timing --board all` reports every module, docs/timing.md).
-MEETING_PYNQ_Z2 = ["msp_mac_array", "msp_window_gen", "msp_output_stage", "msp_requant_pipe", "msp_layer_check",
-                  "msp_add_unit"]
+# guard; `python -m msp_pynq.hw.timing --board all` reports every module, docs/timing.md, and the
+# START checks, whose synthesis alone takes most of a minute). None: the report's generics; the
+# output stage at a small array (its paths do not lengthen with the unit count; minutes at full).
+MEETING_PYNQ_Z2 = {"msp_mac_array": None, "msp_window_gen": None, "msp_requant_pipe": None, "msp_add_unit": None,
+                   "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64}}
 
 
-@pytest.mark.parametrize("top", MEETING_PYNQ_Z2)
+@pytest.mark.parametrize("top", list(MEETING_PYNQ_Z2))
 def test_pipelined_modules_meet_the_pynq_z2_target(top):
-    r = time_design("pynq-z2", top)
+    r = time_design("pynq-z2", top, chparams=MEETING_PYNQ_Z2[top])
     assert r.reg_families > 0 and r.failing_families == 0, (top, r.worst_reg_to_reg)
     assert r.worst_reg_to_reg.ns_pess <= timing.XC7Z020_1.target_ns == 6.5
