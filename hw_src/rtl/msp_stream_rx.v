@@ -36,6 +36,10 @@ module msp_stream_rx (
     localparam IDLE = 2'd0, RECV = 2'd1, DRAIN = 2'd2;
     reg [1:0]  state;
     reg [31:0] count, want;          // ("expect" is a SystemVerilog keyword)
+    // Timing: the length checks compare the beat's byte count with the bytes still expected
+    // (`rem`, a down-counter) through flags registered with it, not `count + nbytes` with `want`.
+    reg [31:0] rem;                  // want - count
+    reg        rem_lt8, rem_le8;     // rem < 8, rem <= 8
 
     assign s_axis_tready = (state == RECV && !hold) || (state == DRAIN);
     wire beat = s_axis_tvalid && s_axis_tready;
@@ -48,6 +52,13 @@ module msp_stream_rx (
         for (i = 0; i < 8; i = i + 1) nbytes = nbytes + s_axis_tkeep[i];
     end
     wire [31:0] total = count + nbytes;
+    wire        over  = rem_lt8 && nbytes > rem[3:0];             // total > want
+    wire        exact = rem_le8 && nbytes == rem[3:0];            // total == want
+    // the flags of rem - nbytes, from rem itself (no subtraction on the way): nbytes <= 8
+    wire        hi0 = rem[31:4] == 28'd0, hi1 = rem[31:4] == 28'd1;
+    wire [4:0]  nb8 = nbytes + 5'd8;
+    wire        lt8_n = hi0 && {1'b0, rem[3:0]} < nb8;
+    wire        le8_n = (hi0 && {1'b0, rem[3:0]} <= nb8) || (hi1 && {1'b0, rem[3:0]} + 5'd8 <= {1'b0, nbytes});
 
     always @(posedge aclk) begin
         done <= 1'b0;
@@ -60,14 +71,17 @@ module msp_stream_rx (
             count <= 32'd0;
         end else begin
             case (state)
-                IDLE: if (arm) begin state <= RECV; count <= 32'd0; want <= expect_bytes; end
+                IDLE: if (arm) begin
+                    state <= RECV; count <= 32'd0; want <= expect_bytes; rem <= expect_bytes;
+                    rem_lt8 <= expect_bytes < 32'd8; rem_le8 <= expect_bytes <= 32'd8;
+                end
                 RECV: if (beat) begin
-                    if (total > want || (s_axis_tlast && total != want)) begin
+                    if (over || (s_axis_tlast && !exact)) begin
                         len_error <= 1'b1; got_bytes <= total;
                         state <= s_axis_tlast ? IDLE : DRAIN;
                     end else begin
                         wr_en <= 1'b1; wr_addr <= count; wr_data <= s_axis_tdata; wr_keep <= s_axis_tkeep;
-                        count <= total;
+                        count <= total; rem <= rem - nbytes; rem_lt8 <= lt8_n; rem_le8 <= le8_n;
                         if (s_axis_tlast) begin done <= 1'b1; got_bytes <= total; state <= IDLE; end
                     end
                 end

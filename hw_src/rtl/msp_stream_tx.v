@@ -27,35 +27,48 @@ module msp_stream_tx (
     reg [4:0]   fill;                  // 0..16
     reg [31:0]  total, queued, sent;   // packet size, bytes taken from the producer, bytes sent
     reg         active;
+    // Timing: "everything is in the buffer" is a registered flag and TLAST compares the beat with
+    // the bytes left to send (a down-counter), not sums with `total`.
+    reg         last_bytes;                                   // queued == total
+    reg [31:0]  qleft, left;                                  // total - queued, total - sent
 
-    wire        last_bytes = (queued == total);               // everything is in the buffer
     wire [4:0]  beat_bytes = (fill >= 5'd8) ? 5'd8 : fill;
     assign m_axis_tvalid = active && (fill >= 5'd8 || (fill != 5'd0 && last_bytes));
     assign m_axis_tdata  = buffer[63:0];
     assign m_axis_tkeep  = (beat_bytes == 5'd8) ? 8'hFF : ((8'd1 << beat_bytes) - 8'd1);
-    assign m_axis_tlast  = (sent + beat_bytes == total);
+    assign m_axis_tlast  = left[31:4] == 28'd0 && left[3:0] == beat_bytes[3:0];
     assign in_ready      = active && fill <= 5'd8 && !last_bytes;
 
     wire        take = in_valid && in_ready;
     wire        give = m_axis_tvalid && m_axis_tready;
-    wire [4:0]  out_n = give ? beat_bytes : 5'd0;
     wire [4:0]  in_n  = take ? {1'b0, in_nbytes} : 5'd0;
-    wire [127:0] kept = buffer >> (8 * out_n);
-    wire [127:0] incoming = !take ? 128'd0 : {64'd0, in_data & ~(64'hFFFFFFFFFFFFFFFF << (8 * in_nbytes))} << (8 * (fill - out_n));
+    // A beat given is 8 bytes, or the packet's last bytes (nothing above them), so what is kept
+    // is the buffer past 8 bytes; a producer's bytes are taken only while fill <= 8, so they go
+    // to byte 0 when a beat leaves (fill was 8) and to byte `fill` otherwise: no shift by a
+    // computed amount.
+    wire [4:0]  fill_g = give ? (fill[4] | fill[3] ? fill - 5'd8 : 5'd0) : fill;
+    wire [127:0] kept = give ? buffer >> 64 : buffer;
+    wire [127:0] inm  = {64'd0, in_data & ~(64'hFFFFFFFFFFFFFFFF << (8 * in_nbytes))};
+    wire [127:0] incoming = !take ? 128'd0 : give ? inm : inm << (8 * fill);
 
     always @(posedge aclk) begin
         done <= 1'b0;
         if (!aresetn || flush) begin
             active <= 1'b0; fill <= 5'd0; buffer <= 128'd0; total <= 32'd0; queued <= 32'd0; sent <= 32'd0;
+            last_bytes <= 1'b1; qleft <= 32'd0; left <= 32'd0;
         end else if (start && !active) begin
             active <= total_bytes != 32'd0; total <= total_bytes; queued <= 32'd0; sent <= 32'd0;
+            last_bytes <= total_bytes == 32'd0; qleft <= total_bytes; left <= total_bytes;
             fill <= 5'd0; buffer <= 128'd0;
             if (total_bytes == 32'd0) done <= 1'b1;
         end else if (active) begin
             buffer <= kept | incoming;
-            fill   <= fill - out_n + in_n;
-            queued <= queued + in_n;
-            sent   <= sent + out_n;
+            fill   <= fill_g + in_n;
+            if (take) begin
+                qleft <= qleft - in_nbytes; queued <= queued + in_nbytes;
+                last_bytes <= qleft[31:4] == 28'd0 && qleft[3:0] == in_nbytes;
+            end
+            if (give) begin left <= left - beat_bytes; sent <= sent + beat_bytes; end
             if (give && m_axis_tlast) begin active <= 1'b0; done <= 1'b1; end
         end
     end

@@ -40,33 +40,88 @@ module msp_weight_loader #(
     output reg               bad,                // level: a code broke the contract
     output reg  [15:0]       bad_row
 );
-    localparam integer CAP = 2 * VW + 16;        // nibbles held: a fixed-8 word and one beat
+    // Timing: every decision is taken from registers. The word's size (`need`) and lane mask are
+    // registered a word ahead, and `slack` = fill - need is a register whose sign says the word is
+    // there; the ready is registered (a beat is taken while at most CAP - 16 nibbles are held, so
+    // CAP has a beat of slack over the 2 VW + 16 a combinational ready needs); the row kinds, the
+    // last group, step and row are flags kept a row or step ahead by counters, not compares
+    // against computed sums. `start` sets the first word's size and flags; the cycle after it
+    // (init) the ones first needed at the first row's end.
+    localparam integer CAP = 2 * VW + 32;        // nibbles held: a fixed-8 word, a beat, a beat of slack
+    localparam integer FW  = $clog2(CAP + 1);    // fill bits
+    localparam integer SW  = $clog2(CAP - 15);   // need (<= 2 VW) and insert position (<= CAP - 16) bits
     reg [4*CAP-1:0] nb;
-    reg [7:0]       fill;
-    reg             active, padstep;
-    reg [15:0]      row, lunit, dslot, nlast;
-    reg [AW-1:0]    lbase, dbase, widx;
-    reg [11:0]      g;
-    reg [15:0]      rows_total, f8_first;
+    reg [FW-1:0]    fill;
+    reg [FW:0]      slack;                       // fill - need (signed)
+    reg [SW-1:0]    need, nlast;                 // nibbles of this word; codes of a last-group word
+    reg [VW-1:0]    mask;                        // code lanes of this word (l < n)
+    reg             active, init, ready, padstep;
+    reg             is_sp2, is_f8, last_g, pen_g, last_w, last_row, g1, g2, s1;
+    reg             nxt_sp2, nxt_f8;             // the kind of the row after this one
+    reg             pad_row;                     // this row has a pad nibble (odd K, 4-bit codes)
+    reg [SW-1:0]    nl_cur, full_cur, need_row;  // this row's last-group and full word; the next row's first
+    reg [15:0]      row, row1, row2, lunit, dslot;
+    reg [AW-1:0]    lbase, dbase, widx, sm2;
+    reg [11:0]      gd, gm1;                     // groups left in this tap after this word; groups - 1
+    reg [15:0]      rows_total, rtm1, f8_first;
 
-    wire is_sp2 = row < n_sp2;
-    wire is_f8  = row >= f8_first;
-    wire odd_k  = taps[0] & chans[0];
-    wire [15:0] n = (g == groups - 1) ? nlast : VW;          // codes in this word
-    wire [7:0]  need = padstep ? 8'd1 : (is_f8 ? {n[6:0], 1'b0} : n[7:0]);
-    wire        work = active && !done;
-    wire        take_word = work && fill >= need;
-    wire [7:0]  cons = take_word ? need : 8'd0;
+    wire odd_k     = taps[0] & chans[0];
+    wire work      = active && !done;
+    wire take_word = work && !slack[FW];
+    wire adv       = !padstep && !last_w;                         // after this word: the row's next one
+    wire topad     = !padstep && last_w && pad_row;               // ... its pad nibble
+    wire rend      = !adv && !topad;                              // ... the next row
+    wire step_adv  = take_word && adv;
+    wire row_end   = take_word && rend;
 
-    // beat bytes by TKEEP (contiguous low lanes)
+    function [VW-1:0] mask_of(input lg);
+        integer m;
+        for (m = 0; m < VW; m = m + 1) mask_of[m] = !lg || (m < nlast);
+    endfunction
+
+    // the flags once this word is taken (registers only), at init, and next
+    reg          a_sp2, a_f8, a_lg, a_pad;
+    always @* begin
+        a_sp2 = is_sp2; a_f8 = is_f8; a_lg = last_g; a_pad = padstep;
+        if (adv) a_lg = last_g ? g1 : pen_g;
+        else if (topad) a_pad = 1'b1;
+        else begin a_pad = 1'b0; a_lg = g1; a_sp2 = nxt_sp2; a_f8 = nxt_f8; end
+    end
+    // need_a: the need of (a_pad, a_f8, a_lg) (1 for a pad nibble, else n codes, 2 n nibbles for
+    // fixed-8), as a 4-way choice of registers
+    wire [1:0]    na_sel = adv ? ((last_g ? g1 : pen_g) ? 2'd0 : 2'd1) : topad ? 2'd2 : 2'd3;
+    wire [SW-1:0] need_a = na_sel == 2'd0 ? nl_cur : na_sel == 2'd1 ? full_cur : na_sel == 2'd2 ? 1 : need_row;
+    function [SW-1:0] nl_of(input f8);
+        nl_of = f8 ? {nlast[SW-2:0], 1'b0} : nlast;
+    endfunction
+    function [SW-1:0] full_of(input f8);
+        full_of = f8 ? 2 * VW : VW;
+    endfunction
+    wire nf8_1 = row1 >= f8_first, nf8_2 = row2 >= f8_first;
+    // the first word (at start, from the layer's inputs; groups = ceil(chans / VW))
+    localparam integer WB = VW > 1 ? $clog2(VW) : 1;
+    wire [SW-1:0] nlast0 = ((VW & (VW - 1)) == 0) ? ((chans[WB-1:0] == 0) ? VW : chans[WB-1:0])
+                                                  : chans - (groups - 1) * VW;
+    wire          f8_0   = (n_sp2 | n_f4) == 0;
+    wire [SW-1:0] n_0    = (groups == 1) ? nlast0 : VW;
+    wire [SW-1:0] need_0 = f8_0 ? {n_0[SW-2:0], 1'b0} : n_0;
+    reg  [VW-1:0] mask_0;
+    integer m0;
+    always @* for (m0 = 0; m0 < VW; m0 = m0 + 1) mask_0[m0] = (groups != 1) || (m0 < nlast0);
+
+    // beat bytes by TKEEP (contiguous low lanes); lanes past TKEEP enter as zero
     integer b;
-    reg [4:0] nbytes;
+    reg [4:0]  nbytes;
+    reg [63:0] inm;
     always @* begin
         nbytes = 0;
-        for (b = 0; b < 8; b = b + 1) nbytes = nbytes + in_keep[b];
+        for (b = 0; b < 8; b = b + 1) begin
+            nbytes = nbytes + in_keep[b];
+            inm[8*b +: 8] = in_keep[b] ? in_data[8*b +: 8] : 8'd0;
+        end
     end
-    assign in_ready = work && (fill - cons + 8'd16 <= CAP);
-    wire take_beat = in_valid && in_ready;
+    assign in_ready = ready;
+    wire take_beat = in_valid && ready;
 
     // the word: n codes (4-bit rows) or n bytes split into nibbles (fixed-8), zero past n
     reg [4*VW-1:0] lo_w, hi_w;
@@ -75,7 +130,7 @@ module msp_weight_loader #(
     always @* begin
         lo_w = 0; hi_w = 0; code_bad = 1'b0;
         for (l = 0; l < VW; l = l + 1) begin
-            if (l < n) begin
+            if (mask[l]) begin
                 if (is_f8) begin
                     lo_w[4*l +: 4] = nb[8*l +: 4];
                     hi_w[4*l +: 4] = nb[8*l + 4 +: 4];
@@ -89,48 +144,100 @@ module msp_weight_loader #(
         if (padstep) code_bad = nb[3:0] != 4'd0;
     end
 
-    wire [4*CAP-1:0] incoming = {{(4*CAP-64){1'b0}}, in_data & ~(64'hFFFFFFFFFFFFFFFF << (8 * nbytes))};
-    wire [15:0] dslot_next = dslot + (is_f8 ? 16'd2 : 16'd1);
+    wire [FW-1:0]    fw   = take_word ? slack[FW-1:0] : fill;       // held after this word
+    wire [FW-1:0]    fpb  = fw + {nbytes, 1'b0};                     // ... and the beat
+    wire [FW-1:0]    fill_next = take_beat ? fpb : fw;
+    // the next slack: fill_next - the next need; the need changes only when a word is taken, to
+    // one of four registers (na_sel). Each choice has its own adder: slack + beat - need with the
+    // three operands compressed first (carry-save: a LUT level, then one carry chain), and the
+    // result is an AND-OR over one-hot selects of registers (a mux would let Yosys share one
+    // adder behind it), so the path is one adder and two LUT levels.
+    localparam integer SL = FW + 1;
+    function [SL-1:0] add_sub(input [SL-1:0] a, input [SL-1:0] b, input [SL-1:0] c);   // a + b - c
+        reg [SL-1:0] x, y;
+        begin
+            x = a ^ b ^ ~c;
+            y = (a & b) | (a & ~c) | (b & ~c);
+            add_sub = x + {y[SL-2:0], 1'b1};
+        end
+    endfunction
+    wire [SL-1:0] c0 = {1'b0, nl_cur}, c1 = {1'b0, full_cur}, c2 = 1, c3 = {1'b0, need_row};
+    wire [SL-1:0] nb2 = {nbytes, 1'b0};
+    wire [SL-1:0] sp  = slack + nb2;
+    wire [SL-1:0] sa0 = add_sub(slack, nb2, c0), sa1 = add_sub(slack, nb2, c1);
+    wire [SL-1:0] sa2 = add_sub(slack, nb2, c2), sa3 = add_sub(slack, nb2, c3);
+    wire [SL-1:0] sb0 = slack - c0, sb1 = slack - c1, sb2 = slack - c2, sb3 = slack - c3;
+    (* keep *) wire sel_st = start, sel_h = !start && !take_word && !take_beat, sel_b = !start && !take_word && take_beat;
+    (* keep *) wire [3:0] sel_wa = {4{!start && take_word && take_beat}} & (4'd1 << na_sel);
+    (* keep *) wire [3:0] sel_wb = {4{!start && take_word && !take_beat}} & (4'd1 << na_sel);
+    wire [SL-1:0] slack_d =
+          ({SL{sel_st}} & -{1'b0, need_0}) | ({SL{sel_h}} & slack) | ({SL{sel_b}} & sp)
+        | ({SL{sel_wa[0]}} & sa0) | ({SL{sel_wa[1]}} & sa1) | ({SL{sel_wa[2]}} & sa2) | ({SL{sel_wa[3]}} & sa3)
+        | ({SL{sel_wb[0]}} & sb0) | ({SL{sel_wb[1]}} & sb1) | ({SL{sel_wb[2]}} & sb2) | ({SL{sel_wb[3]}} & sb3);
+    always @(posedge clk) slack <= slack_d;    // (held while idle: no word, no beat)
+    wire [4*CAP-1:0] kept = take_word ? nb >> (4 * need) : nb;
+    wire [4*CAP-1:0] ins  = {{(4*CAP-64){1'b0}}, inm} << (4 * fw[SW-1:0]);
     // a fixed-8 row starts on an even slot (an aligned DSP pair); DSP_ROWS is even
-    wire [15:0] dslot_aligned = dslot_next + ((row + 1 >= f8_first) & dslot_next[0]);
+    wire [1:0]  dinc = (is_f8 ? 2'd2 : 2'd1) + (nxt_f8 & (dslot[0] ^ !is_f8));
+    wire [15:0] dslot_aligned = dslot + dinc;
+    wire        dwrap = (dinc == 2'd1 && dslot == DSP_ROWS - 1) || (dinc == 2'd2 && dslot == DSP_ROWS - 2)
+                     || (dinc == 2'd3 && dslot == DSP_ROWS - 3);
 
     always @(posedge clk) begin
         wr_en <= 1'b0;
         if (rst) begin
-            active <= 1'b0; done <= 1'b0; bad <= 1'b0; fill <= 0; nb <= 0;
+            active <= 1'b0; done <= 1'b0; bad <= 1'b0; fill <= 0; nb <= 0; ready <= 1'b0; init <= 1'b0;
         end else if (start) begin
-            active <= 1'b1; done <= (n_sp2 + n_f4 + n_f8) == 0; bad <= 1'b0; bad_row <= 0;
-            fill <= 0; nb <= 0; padstep <= 1'b0;
-            row <= 0; lunit <= 0; dslot <= 0; lbase <= 0; dbase <= 0; widx <= 0; g <= 0;
-            nlast <= chans - (groups - 1) * VW;
+            active <= 1'b1; init <= 1'b1; bad <= 1'b0; bad_row <= 0;
+            done <= (n_sp2 | n_f4 | n_f8) == 0; ready <= (n_sp2 | n_f4 | n_f8) != 0;
+            fill <= 0; nb <= 0; padstep <= 1'b0; need <= need_0; mask <= mask_0;
+            is_sp2 <= n_sp2 != 0; is_f8 <= f8_0; last_g <= groups == 1; pen_g <= groups == 2; gd <= groups - 1;
+            last_w <= steps == 1; pad_row <= taps[0] & chans[0] & !f8_0;
+            nl_cur <= f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0; full_cur <= f8_0 ? 2 * VW : VW;
+            row <= 0; row1 <= 1; row2 <= 2; lunit <= 0; dslot <= 0; lbase <= 0; dbase <= 0; widx <= 0;
+            nlast <= nlast0;
+            g1 <= groups == 1; g2 <= groups == 2; gm1 <= groups - 1; s1 <= steps == 1; sm2 <= steps - 2;
             rows_total <= n_sp2 + n_f4 + n_f8;
             f8_first <= n_sp2 + n_f4;
         end else if (active) begin
-            nb   <= (nb >> (4 * cons)) | (take_beat ? incoming << (4 * (fill - cons)) : {4*CAP{1'b0}});
-            fill <= fill - cons + (take_beat ? {2'b0, nbytes, 1'b0} : 8'd0);
+            init  <= 1'b0;
+            nb    <= kept | (take_beat ? ins : {4*CAP{1'b0}});
+            fill  <= fill_next;
+            ready <= !done && !(row_end && last_row) && (fw <= (take_beat ? CAP - 32 : CAP - 16));
+            if (init) begin
+                last_row <= rows_total == 1; rtm1 <= rows_total - 1;
+                nxt_sp2 <= row1 < n_sp2; nxt_f8 <= nf8_1;
+                need_row <= g1 ? nl_of(nf8_1) : full_of(nf8_1);
+            end
             if (take_word) begin
+                need <= need_a; mask <= mask_of(a_lg);
+                is_sp2 <= a_sp2; is_f8 <= a_f8; last_g <= a_lg; padstep <= a_pad;
                 if (code_bad && !bad) begin bad <= 1'b1; bad_row <= row; end
                 if (!padstep) begin
                     wr_en <= 1'b1; wr_lo <= lo_w; wr_hi <= hi_w; wr_pair <= is_f8;
                     wr_unit <= is_sp2 ? lunit : LUT_ROWS + dslot;
                     wr_addr <= (is_sp2 ? lbase : dbase) + widx;
                 end
-                if (!padstep && widx != steps - 1) begin
-                    widx <= widx + 1;
-                    g <= (g == groups - 1) ? 12'd0 : g + 1;
-                end else if (!padstep && odd_k && !is_f8) begin
-                    padstep <= 1'b1;                    // the row's pad nibble comes next
-                end else begin                          // the row is complete: place the next one
-                    padstep <= 1'b0; widx <= 0; g <= 0;
-                    row <= row + 1;
-                    if (row + 1 == rows_total) done <= 1'b1;
-                    if (is_sp2) begin
-                        if (lunit == LUT_ROWS - 1) begin lunit <= 0; lbase <= lbase + steps; end
-                        else lunit <= lunit + 1;
-                    end else if (dslot_aligned == DSP_ROWS) begin
-                        dslot <= 0; dbase <= dbase + steps;
-                    end else dslot <= dslot_aligned;
-                end
+            end
+            if (step_adv) begin
+                widx <= widx + 1; last_w <= widx == sm2;
+                if (last_g) begin gd <= gm1; pen_g <= g2; end
+                else begin gd <= gd - 1; pen_g <= gd == 2; end
+            end
+            if (row_end) begin                          // the row is complete: place the next one
+                widx <= 0; gd <= gm1; pen_g <= g2; last_w <= s1;
+                row <= row1; row1 <= row2; row2 <= row2 + 1;
+                nxt_sp2 <= row2 < n_sp2; nxt_f8 <= nf8_2;
+                need_row <= g1 ? nl_of(nf8_2) : full_of(nf8_2);
+                pad_row <= odd_k & !nxt_f8; nl_cur <= nl_of(nxt_f8); full_cur <= full_of(nxt_f8);
+                last_row <= row1 == rtm1;
+                if (last_row) done <= 1'b1;
+                if (is_sp2) begin
+                    if (lunit == LUT_ROWS - 1) begin lunit <= 0; lbase <= lbase + steps; end
+                    else lunit <= lunit + 1;
+                end else if (dwrap) begin
+                    dslot <= 0; dbase <= dbase + steps;
+                end else dslot <= dslot_aligned;
             end
         end
     end
