@@ -25,12 +25,11 @@ module msp_stream_tx (
 );
     reg [127:0] buffer;                // fill bytes waiting, byte 0 in bits 7..0
     reg [4:0]   fill;                  // 0..16
-    reg [31:0]  total, queued, sent;   // packet size, bytes taken from the producer, bytes sent
     reg         active;
     // Timing: "everything is in the buffer" is a registered flag and TLAST compares the beat with
-    // the bytes left to send (a down-counter), not sums with `total`.
-    reg         last_bytes;                                   // queued == total
-    reg [31:0]  qleft, left;                                  // total - queued, total - sent
+    // the bytes left to send (a down-counter), not sums against the packet size.
+    reg         last_bytes;                                   // every byte of the packet taken
+    reg [31:0]  qleft, left;                                  // bytes still to take, to send
 
     wire [4:0]  beat_bytes = (fill >= 5'd8) ? 5'd8 : fill;
     assign m_axis_tvalid = active && (fill >= 5'd8 || (fill != 5'd0 && last_bytes));
@@ -54,10 +53,10 @@ module msp_stream_tx (
     always @(posedge aclk) begin
         done <= 1'b0;
         if (!aresetn || flush) begin
-            active <= 1'b0; fill <= 5'd0; buffer <= 128'd0; total <= 32'd0; queued <= 32'd0; sent <= 32'd0;
+            active <= 1'b0; fill <= 5'd0; buffer <= 128'd0;
             last_bytes <= 1'b1; qleft <= 32'd0; left <= 32'd0;
         end else if (start && !active) begin
-            active <= total_bytes != 32'd0; total <= total_bytes; queued <= 32'd0; sent <= 32'd0;
+            active <= total_bytes != 32'd0;
             last_bytes <= total_bytes == 32'd0; qleft <= total_bytes; left <= total_bytes;
             fill <= 5'd0; buffer <= 128'd0;
             if (total_bytes == 32'd0) done <= 1'b1;
@@ -65,10 +64,10 @@ module msp_stream_tx (
             buffer <= kept | incoming;
             fill   <= fill_g + in_n;
             if (take) begin
-                qleft <= qleft - in_nbytes; queued <= queued + in_nbytes;
+                qleft <= qleft - in_nbytes;
                 last_bytes <= qleft[31:4] == 28'd0 && qleft[3:0] == in_nbytes;
             end
-            if (give) begin left <= left - beat_bytes; sent <= sent + beat_bytes; end
+            if (give) begin left <= left - beat_bytes; end
             if (give && m_axis_tlast) begin active <= 1'b0; done <= 1'b1; end
         end
     end
