@@ -5,8 +5,15 @@
 // A beat is written in pieces that end at a pixel, word or image boundary, so a pixel of
 // 3 channels costs a cycle per pixel. After `img_bytes` bytes the writer pauses (`img_done`)
 // until `resume`: the buffer holds one image while the engine computes it.
-// Checks (BAD_DATA): a byte above the unsigned input type's maximum (u4: 15, u5: 31); `bad_index`
-// is its index in the packet.
+// Checks (BAD_DATA, msp_range_check): a byte above the unsigned input type's maximum (u4: 15,
+// u5: 31); `bad_index` is its index in the packet.
+//
+// Timing (docs/design/engine.md, "Receive side"): `in_ready` is a register (a second beat
+// register takes a beat while the first is being written), and a piece is the AND of four
+// 8-bit thermometer codes (bytes left in the beat, in the word, in the pixel, in the image), so
+// no 32-bit compare or subtract lies between a beat and the next piece. The pixel and image
+// counts are kept as hi * 16 + lo with lo in [8, 31] while hi > 0: a piece (at most 8 bytes)
+// only ever changes lo, and hi lends 16 to lo a cycle ahead, on its own carry chain.
 `default_nettype none
 module msp_act_writer #(
     parameter integer VW = 16,
@@ -28,72 +35,132 @@ module msp_act_writer #(
     output reg  [8*VW-1:0]   wr_data,
     output reg  [VW-1:0]     wr_be,
     output reg               img_done,           // level: an image is complete (until resume)
-    output reg               bad,
-    output reg  [31:0]       bad_index
+    output wire              bad,
+    output wire [31:0]       bad_index
 );
     localparam integer WB = $clog2(VW);
-    reg        have;
-    reg [63:0] beat;
-    reg [3:0]  nb, lo;                           // bytes in the beat, bytes of it written
-    reg [31:0] c, ib, pix, img, seen;
-    reg [WB:0] wo;                               // byte offset in the current word
-    reg [AW-1:0] waddr;
 
-    function [31:0] min2(input [31:0] a, input [31:0] b);
-        min2 = a < b ? a : b;
-    endfunction
-    wire [31:0] piece = min2(min2({28'd0, nb - lo}, VW - wo), min2(pix - c, img - ib));
-    wire        go = have && !img_done;
-    wire        beat_end = go && (lo + piece[3:0] == nb);
-    assign in_ready = !have || beat_end;
-    wire        take = in_valid && in_ready;
-
-    integer b;
+    // ---- beats: the one being written (cur) and one waiting (nxt) ----
+    reg        have, n_have;
+    reg [63:0] beat, n_beat;
+    reg [7:0]  t_beat, n_tb;                     // bytes of the beat left to write (thermometers)
+    reg [2:0]  lo;                               // bytes of the beat written
+    assign in_ready = !n_have;
+    wire take = in_valid && !n_have;
+    integer b, k, q, j;
     reg [3:0] kbytes;
-    reg       over;
-    reg [2:0] over_lane;
     always @* begin
-        kbytes = 0; over = 1'b0; over_lane = 0;
-        for (b = 7; b >= 0; b = b - 1) begin
-            kbytes = kbytes + in_keep[b];
-            if (in_keep[b] && in_data[8*b +: 8] > max_byte) begin over = 1'b1; over_lane = b; end
+        kbytes = 0;
+        for (b = 0; b < 8; b = b + 1) kbytes = kbytes + {3'd0, in_keep[b]};
+    end
+
+    // ---- position: word offset, word address, pixel and image bytes left ----
+    reg [WB-1:0] wo;
+    reg [AW-1:0] waddr;
+    reg [27:0]   p_hi, i_hi, pix_hi, img_hi;     // count = hi * 16 + lo (lo >= 8 while hi > 0)
+    reg [4:0]    p_lo, i_lo, pix_lo, img_lo;
+    reg          p_hnz, i_hnz, pix_hnz, img_hnz; // hi != 0
+    reg [7:0]    pix_t, img_t;                   // a whole pixel's, a whole image's thermometer
+
+    // Thermometer codes, t[k] = (bytes left > k) for k = 0..7, held in registers for the beat, the
+    // word, the pixel and the image: a piece is their AND (one LUT a bit), and each code's next
+    // value is its count's compare with k + piece, selected by the piece in one-hot.
+    function [7:0] therm(input [31:0] v);
+        for (k = 0; k < 8; k = k + 1) therm[k] = v > k;
+    endfunction
+    reg  [7:0] t_word, t_pix, t_img;
+    wire [7:0] tp = t_beat & t_word & t_pix & t_img;
+    wire [3:0] piece = {tp[7], tp[3] & !tp[7], (tp[1] & !tp[3]) | (tp[5] & !tp[7]),
+                        (tp[0] & !tp[1]) | (tp[2] & !tp[3]) | (tp[4] & !tp[5]) | (tp[6] & !tp[7])};
+    // a count ends with this piece when it is at most 8 and no other count is smaller
+    function covers(input [7:0] t, input [7:0] others);
+        covers = (t & ~others) == 8'd0;
+    endfunction
+    wire go       = have && !img_done;           // (img_done: the buffer holds an image)
+    wire beat_end = go && covers(t_beat, t_pix & t_img & t_word);
+    wire pix_end  = go && !p_hnz && p_lo <= 5'd8 && covers(t_pix, t_beat & t_img & t_word);
+    wire img_end  = go && !i_hnz && i_lo <= 5'd8 && covers(t_img, t_beat & t_pix & t_word);
+    wire word_end = go && {1'b0, wo} >= VW - 8 && covers(t_word, t_beat & t_pix & t_img);
+    reg  [8:0] used;                             // the bytes written this cycle, one-hot
+    always @* for (q = 0; q <= 8; q = q + 1)
+        used[q] = go ? (q == 0 || tp[q - 1]) && (q == 8 || !tp[q]) : q == 0;
+    // each code after this cycle's piece (when its count is not reloaded)
+    reg  [7:0] nt_beat, nt_word, nt_pix, nt_img;
+    always @* for (k = 0; k < 8; k = k + 1) begin
+        nt_beat[k] = 1'b0; nt_word[k] = 1'b0; nt_pix[k] = p_hnz; nt_img[k] = i_hnz;
+        for (q = 0; q <= 8; q = q + 1) if (used[q]) begin
+            if (k + q < 8) nt_beat[k] = nt_beat[k] | t_beat[k + q];
+            nt_word[k] = nt_word[k] | (k + q < VW && wo < VW - k - q);
+            nt_pix[k]  = nt_pix[k] | (p_lo > k + q);
+            nt_img[k]  = nt_img[k] | (i_lo > k + q);
         end
     end
 
     wire [8*VW-1:0] shifted = {{(8*VW-64){1'b0}}, beat >> (8 * lo)} << (8 * wo);
-    wire [VW-1:0]   be = ((1 << piece) - 1) << wo;
+    reg  [VW-1:0]   be;                          // bytes wo .. wo + piece - 1
+    always @* for (j = 0; j < VW; j = j + 1) begin
+        be[j] = 1'b0;
+        for (k = 0; k < 8; k = k + 1) if (j >= k && wo == j - k && tp[k]) be[j] = 1'b1;
+    end
+
+    // hi lends 16 to lo when lo < 16: lo stays >= 8 before every piece while hi > 0
+    wire p_lend = p_hnz && !p_lo[4];
+    wire i_lend = i_hnz && !i_lo[4];
+    wire [4:0] n = go ? {1'b0, piece} : 5'd0;
 
     always @(posedge clk) begin
         wr_en <= 1'b0;
         if (rst) begin
-            have <= 1'b0; img_done <= 1'b0; bad <= 1'b0;
+            have <= 1'b0; n_have <= 1'b0; img_done <= 1'b0;
         end else if (start) begin
-            have <= 1'b0; img_done <= 1'b0; bad <= 1'b0; bad_index <= 0;
-            pix <= pix_bytes; img <= img_bytes; c <= 0; ib <= 0; wo <= 0; waddr <= 0; seen <= 0;
+            have <= 1'b0; n_have <= 1'b0; img_done <= 1'b0;
+            // hi * 16 + lo with lo in [16, 31] when the count is 16 or more
+            pix_hi <= pix_bytes[31:4] - (pix_bytes[31:4] != 0); pix_lo <= {pix_bytes[31:4] != 0, pix_bytes[3:0]};
+            img_hi <= img_bytes[31:4] - (img_bytes[31:4] != 0); img_lo <= {img_bytes[31:4] != 0, img_bytes[3:0]};
+            pix_hnz <= pix_bytes[31:5] != 0; img_hnz <= img_bytes[31:5] != 0;
+            pix_t <= therm(pix_bytes); img_t <= therm(img_bytes);
+            // the first pixel and image start from these a cycle later (no beat arrives sooner)
+            p_hi <= 0; i_hi <= 0; p_lo <= 0; i_lo <= 0; p_hnz <= 1'b0; i_hnz <= 1'b0;
+            wo <= 0; waddr <= 0; t_word <= 8'hFF;
         end else begin
             if (resume) img_done <= 1'b0;
             if (go) begin
                 wr_en <= 1'b1; wr_addr <= waddr; wr_data <= shifted; wr_be <= be;
-                lo <= lo + piece[3:0];
-                if (ib + piece == img) begin                 // the image is complete
-                    img_done <= 1'b1; ib <= 0; c <= 0; wo <= 0; waddr <= 0;
-                end else begin
-                    ib <= ib + piece;
-                    if (c + piece == pix) begin c <= 0; wo <= 0; waddr <= waddr + 1'b1; end
-                    else begin
-                        c <= c + piece;
-                        if (wo + piece == VW) begin wo <= 0; waddr <= waddr + 1'b1; end
-                        else wo <= wo + piece[WB:0];
-                    end
-                end
-                if (beat_end) have <= 1'b0;
+                lo <= lo + piece[2:0];
             end
-            if (take) begin
-                have <= 1'b1; beat <= in_data; nb <= kbytes; lo <= 0;
-                seen <= seen + kbytes;
-                if (over && !bad) begin bad <= 1'b1; bad_index <= seen + over_lane; end
+            t_beat <= nt_beat;
+            // position
+            if (img_end) begin
+                img_done <= 1'b1; wo <= 0; waddr <= 0; t_word <= 8'hFF;
+            end else if (pix_end || word_end) begin
+                wo <= 0; waddr <= waddr + 1'b1; t_word <= 8'hFF;
+            end else begin
+                wo <= wo + n[WB-1:0]; t_word <= nt_word;
+            end
+            if (pix_end || img_end || p_lo == 0) begin           // (p_lo == 0: after start)
+                p_hi <= pix_hi; p_lo <= pix_lo; p_hnz <= pix_hnz; t_pix <= pix_t;
+            end else begin
+                p_lo <= p_lo - n + {p_lend, 4'd0}; t_pix <= nt_pix;
+                if (p_lend) begin p_hi <= p_hi - 1'b1; p_hnz <= p_hi != 1; end
+            end
+            if (img_end || i_lo == 0) begin
+                i_hi <= img_hi; i_lo <= img_lo; i_hnz <= img_hnz; t_img <= img_t;
+            end else begin
+                i_lo <= i_lo - n + {i_lend, 4'd0}; t_img <= nt_img;
+                if (i_lend) begin i_hi <= i_hi - 1'b1; i_hnz <= i_hi != 1; end
+            end
+            // beats (take is only while nxt is empty)
+            if (!have || beat_end) begin
+                have <= n_have || take; n_have <= 1'b0;
+                if (n_have) begin beat <= n_beat; t_beat <= n_tb; lo <= 0; end
+                else if (take) begin beat <= in_data; t_beat <= therm({28'd0, kbytes}); lo <= 0; end
+            end else if (take) begin
+                n_have <= 1'b1; n_beat <= in_data; n_tb <= therm({28'd0, kbytes});
             end
         end
     end
+
+    msp_range_check check (.clk(clk), .clear(rst || start), .take(take), .data(in_data), .keep(in_keep),
+        .max_byte(max_byte), .bad(bad), .bad_index(bad_index));
 endmodule
 `default_nettype wire

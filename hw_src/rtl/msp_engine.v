@@ -134,8 +134,8 @@ module msp_engine #(
     reg  [15:0] images_left;
     reg        computing, acc_full, prm_done;
     reg  [RB-1:0] prm_row;
-    reg        prm_bad, b_bad;
-    reg  [31:0] prm_bad_row, b_bad_index, b_seen;
+    reg        prm_bad;
+    reg  [31:0] prm_bad_row;
     wire [2:0] npkts = weighted ? 3'd3 : (op == OP_ADD ? 3'd2 : 3'd1);
     wire [31:0] pkt_len = (rx_pkt == 2'd0) ? pkt0 : (rx_pkt == 2'd1) ? pkt1 : pkt2;
 
@@ -370,17 +370,10 @@ module msp_engine #(
     wire prm_bad_now = prm_scheme != want_scheme || bias > `MSP_BIAS_MAX || bias < -`MSP_BIAS_MAX
                        || (!raw && prm_shift > `MSP_SHIFT_MAX);
     // input b of add: the same range check as the activation writer's
-    integer bl;
-    reg       b_over;
-    reg [2:0] b_lane;
-    reg [3:0] b_n;
-    always @* begin
-        b_over = 1'b0; b_lane = 0; b_n = 0;
-        for (bl = 7; bl >= 0; bl = bl - 1) begin
-            b_n = b_n + h_keep[bl];
-            if (h_keep[bl] && h_data[8*bl +: 8] > max_byte(t_b)) begin b_over = 1'b1; b_lane = bl; end
-        end
-    end
+    wire        b_bad;
+    wire [31:0] b_bad_index;
+    msp_range_check b_check (.clk(aclk), .clear(rst || run_start), .take(to_add && img_done && add_ready),
+        .data(h_data), .keep(h_keep), .max_byte(max_byte(t_b)), .bad(b_bad), .bad_index(b_bad_index));
     // BAD_DATA is raised once its packet has arrived at the right length (else STREAM_LENGTH wins)
     reg [3:0]  bad_pkt;
     reg [31:0] bad_info;
@@ -413,7 +406,7 @@ module msp_engine #(
                     state <= S_RUN; run_start <= 1'b1;
                     rx_pkt <= 0; rx_armed <= 1'b0; len_ok <= 0; tag_in <= 0;
                     images_left <= batch; computing <= 1'b0; acc_full <= 1'b0;
-                    prm_row <= 0; prm_bad <= 1'b0; b_bad <= 1'b0; b_seen <= 0;
+                    prm_row <= 0; prm_bad <= 1'b0;
                 end
                 S_RUN: begin
                     // the receiver: arm each packet in turn
@@ -425,10 +418,6 @@ module msp_engine #(
                     if (to_prm) begin
                         prm_row <= prm_row + 1'b1;
                         if (prm_bad_now && !prm_bad) begin prm_bad <= 1'b1; prm_bad_row <= prm_row; end
-                    end
-                    if (to_add && img_done && add_ready) begin
-                        b_seen <= b_seen + b_n;
-                        if (b_over && !b_bad) begin b_bad <= 1'b1; b_bad_index <= b_seen + b_lane; end
                     end
                     // compute each image once it is in the buffer (and the weights in the banks)
                     // (not in run_start's cycle: the blocks still show the last layer's state)

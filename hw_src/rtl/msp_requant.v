@@ -52,15 +52,17 @@ module msp_requant_pipe (
     // 1
     reg        [16:0] a_lo1;
     reg signed [14:0] a_hi1;
-    reg        [15:0] m1;
+    (* keep *) reg [15:0] m1_lo, m1_hi;         // one copy per DSP: each can be its B register
     reg        [5:0]  s1, s2, s3, s4;
-    always @(posedge clk) begin a_lo1 <= acc[16:0]; a_hi1 <= acc[31:17]; m1 <= mult; s1 <= shift; end
+    always @(posedge clk) begin
+        a_lo1 <= acc[16:0]; a_hi1 <= acc[31:17]; m1_lo <= mult; m1_hi <= mult; s1 <= shift;
+    end
     // 2, 3: one DSP each (A/B from step 1's registers, M and P registers)
     reg signed [34:0] mlo2, plo3;
     reg signed [31:0] mhi2, phi3;
     always @(posedge clk) begin
-        mlo2 <= $signed({1'b0, a_lo1}) * $signed({1'b0, m1});
-        mhi2 <= a_hi1 * $signed({1'b0, m1});
+        mlo2 <= $signed({1'b0, a_lo1}) * $signed({1'b0, m1_lo});
+        mhi2 <= a_hi1 * $signed({1'b0, m1_hi});
         plo3 <= mlo2; phi3 <= mhi2;
         s2 <= s1; s3 <= s2;
     end

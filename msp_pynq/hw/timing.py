@@ -92,16 +92,19 @@ class DelayModel:
     lutram_read: Fig            # LUTRAM async read, address -> O
     lutram_cko: Fig             # LUTRAM write clock -> O
     srl_cko: Fig                # SRL16E/SRLC32E clock -> Q
+    # count the flip-flops around a DSP as its A/B/P registers where Vivado would absorb them
+    # (absorbable_dsp_registers): Yosys packs none into a DSP48E2
+    absorb_dsp_registers: bool = False
 
     def figures(self) -> dict:
         return {k: v for k, v in asdict(self).items() if isinstance(v, dict)}
 
 
 _Z = "DS187 (Zynq-7000 AC/DC switching characteristics), speed grade -1"
-_ISSUE = "issue 15's delay model for XC7Z020-1"
+_ISSUE = "the project's XC7Z020-1 baseline model"
 XC7Z020_1 = DelayModel(
     device="XC7Z020-1", family="xc7", target_ns=6.5,
-    target_source="issue 15: <= 6.5 ns at 0.6 ns nets (about 150 MHz with margin)",
+    target_source="<= 6.5 ns at 0.6 ns nets: a 125 MHz clock (8 ns) with room for the routing of an 80%-full device",
     net_opt=Fig(0.3, _ISSUE), net_pess=Fig(0.6, _ISSUE),
     lut=Fig(0.124, f"{_ISSUE} (T_ILO, {_Z})"),
     muxf=Fig(0.217, f"{CELLS_SIM}: MUXF7 I0 => O 217 ps"),
@@ -129,7 +132,7 @@ XC7Z020_1 = DelayModel(
 _U = "DS925 (Zynq UltraScale+ MPSoC DC/AC switching characteristics), speed grade -2"
 XCZU7EV_2 = DelayModel(
     device="XCZU7EV-2", family="xcup", target_ns=3.3,
-    target_source="issue 15: <= 3.3 ns (about 300 MHz)",
+    target_source="<= 3.3 ns: a 250 MHz clock (4 ns) with the same room",
     net_opt=Fig(0.2, "assumed: UltraScale+ local net, short (about half of 7-series)"),
     net_pess=Fig(0.4, "assumed: UltraScale+ net, typical after routing"),
     lut=Fig(0.05, f"assumed from {_U} (LUT propagation, about 0.05 ns)"),
@@ -154,6 +157,7 @@ XCZU7EV_2 = DelayModel(
     lutram_read=Fig(0.12, "assumed: LUT-RAM read like a LUT plus its output mux"),
     lutram_cko=Fig(0.6, "assumed: LUT-RAM clock to out"),
     srl_cko=Fig(0.6, "assumed: SRL clock to out"),
+    absorb_dsp_registers=True,
 )
 
 MODELS = {"pynq-z2": XC7Z020_1, "zcu104": XCZU7EV_2}
@@ -494,9 +498,9 @@ def _carry(g: _Graph, t: str, c: dict, ins: dict) -> None:
                     g.arc(b, o[j], dout, nets=nets, carry=1)
 
 
-def _dsp(g: _Graph, cname: str, c: dict, ins: dict, obits: list) -> None:
+def _dsp(g: _Graph, cname: str, c: dict, ins: dict, obits: list, absorbed: "frozenset[str]" = frozenset()) -> None:
     m = g.m
-    reg = {k: _param(c, k, 1) for k in ("AREG", "BREG", "CREG", "MREG", "PREG", "DREG", "ADREG")}
+    reg = {k: _param(c, k, 1) or k in absorbed for k in ("AREG", "BREG", "CREG", "MREG", "PREG", "DREG", "ADREG")}
     mnode, pnode = ("dsp", cname, "M"), ("dsp", cname, "P")
     label = g.namer.bit(obits[0], cname, c) if obits else g.namer.cell(cname, c)
     dfam = family_of(label)
@@ -593,11 +597,62 @@ def _unknown(g: _Graph, cname: str, c: dict, ins: dict, obits: list) -> None:
             g.end(b, 0.0, 1, f"{name} ({t} {p})", f"{name} ({t})")
 
 
+# Flip-flops Vivado can take into a DSP's pipeline registers: synchronous reset or none, and
+# nothing but the DSP behind them (UG901, "DSP Block Inference": Vivado synthesis moves the
+# registers around an inferred multiply into the DSP block; Yosys 0.23 to 0.70 pack none into a
+# DSP48E2, where they pack A/B/M/P into a DSP48E1). A P register may also be the first stage of
+# a shift register Yosys made of the flip-flops behind it: Vivado packs the DSP before it infers
+# shift registers from the same RTL.
+ABSORBABLE_FF = ("FDRE",)
+P_READERS = ABSORBABLE_FF + SRL_TYPES
+
+
+def absorbable_dsp_registers(cells: dict) -> "dict[str, frozenset[str]]":
+    """Per DSP48E2 cell, the registers ("AREG", "BREG", "PREG") that Yosys left as flip-flops and
+    Vivado would take into the DSP: every A (B) bit from a flip-flop that feeds this DSP only, or
+    every P bit the DSP drives read only by flip-flops or shift registers (P is not cascaded).
+
+    >>> absorbable_dsp_registers({})
+    {}
+    """
+    readers: dict = {}
+    drivers: dict = {}
+    for cname, c in cells.items():
+        for p, v in c.get("connections", {}).items():
+            d = c.get("port_directions", {}).get(p)
+            for b in _bits(v):
+                if d == "input":
+                    readers.setdefault(b, []).append(cname)
+                elif d == "output":
+                    drivers[b] = cname
+    out: dict = {}
+    for cname, c in cells.items():
+        if c["type"] != "DSP48E2":
+            continue
+        conn, regs = c["connections"], set()
+        for port, reg in (("A", "AREG"), ("B", "BREG")):
+            bits = _bits(conn.get(port, []))
+            if _param(c, reg, 1) == 0 and bits and all(
+                    cells.get(drivers.get(b), {}).get("type") in ABSORBABLE_FF
+                    and set(readers.get(cells[drivers[b]]["connections"]["Q"][0], [])) == {cname} for b in bits):
+                regs.add(reg)
+        pbits = _bits(conn.get("P", []))
+        used = [b for b in pbits if readers.get(b)]
+        cascaded = any(readers.get(b) for b in _bits(conn.get("PCOUT", [])))
+        if (_param(c, "PREG", 1) == 0 and used and not cascaded
+                and all(cells[r]["type"] in P_READERS for b in used for r in readers[b])):
+            regs.add("PREG")
+        if regs:
+            out[cname] = frozenset(regs)
+    return out
+
+
 def build_graph(mod: dict, model: DelayModel) -> _Graph:
     """The timing graph of a Yosys JSON module (one pass over its cells)."""
     g = _Graph(model, Namer(mod))
     _ports(g, mod)
     cells = mod.get("cells", {})
+    absorbed = absorbable_dsp_registers(cells) if model.absorb_dsp_registers else {}
     for c in cells.values():
         for p, d in c.get("port_directions", {}).items():
             if d == "output":
@@ -620,7 +675,7 @@ def build_graph(mod: dict, model: DelayModel) -> _Graph:
         elif t in ("CARRY4", "CARRY8"):
             _carry(g, t, c, ins)
         elif t in DSP_TYPES:
-            _dsp(g, cname, c, ins, obits)
+            _dsp(g, cname, c, ins, obits, absorbed.get(cname, frozenset()))
         elif t in BRAM_TYPES:
             _bram(g, cname, c, ins, outs)
         elif t.startswith("RAM") and ("X1" in t or t.startswith(("RAM32M", "RAM64M"))):

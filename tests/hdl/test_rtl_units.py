@@ -29,6 +29,7 @@ SOURCES = {
     "msp_stream_tx": ["msp_stream_tx"],
     "msp_window_gen": ["msp_window_gen"],
     "msp_add_unit": ["msp_add_unit"],
+    "msp_act_writer": ["msp_act_writer", "msp_range_check"],
 }
 # Simulation sizes (synthesis uses the boards' geometry, tests/hdl/test_synth.py).
 PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
@@ -40,6 +41,7 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
               "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
               "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64},
               "msp_add_unit": {"VW": 16}, "msp_add_unit:vw32": {"VW": 32, "AW": 12},
+              "msp_act_writer": {"VW": 16}, "msp_act_writer:vw32": {"VW": 32, "AW": 12},
               "msp_regs": engine_generics(get_profile("pynq-z2"))}     # the register block reports the profile
 
 
@@ -61,6 +63,8 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_mac_array:lut_only", "mac_array_accumulates_rows"),
     ("msp_add_unit", "tb_add_unit"),
     ("msp_add_unit:vw32", "tb_add_unit"),
+    ("msp_act_writer", "tb_act_writer"),
+    ("msp_act_writer:vw32", "tb_act_writer"),
 ])
 def test_rtl_unit(toplevel, testcase, tmp_path):
     from cocotb_tools.runner import get_results, get_runner

@@ -171,6 +171,20 @@ def test_dsp_pipeline_registers(zoo):
     assert comb.ns_pess > reg.ns_pess + m.dsp_ab_p.ns
 
 
+def test_dsp48e2_registers_vivado_would_absorb(zoo):
+    """Yosys packs no register into a DSP48E2; the UltraScale+ model counts the flip-flops that feed
+    only the DSP (ra, rb) and the one that only reads P (p) as its AREG/BREG/PREG, as Vivado would.
+    px's A comes through LUTs and its P feeds LUTs: nothing is absorbed there."""
+    r, m = zoo("zcu104"), timing.XCZU7EV_2
+    core = [p for p in r.paths if p.dsp == 1 and p.end.endswith("(PREG)") and p.luts == 0]
+    assert len(core) == 1 and core[0].nets == 0
+    assert core[0].ns_pess == pytest.approx(m.dsp_reg_cko.ns + m.dsp_ab_p.ns + m.dsp_setup.ns, abs=1e-3)
+    comb = _path(r, "mul.px")
+    assert comb.dsp >= 1 and comb.luts >= 1 and comb.ns_pess > core[0].ns_pess + m.lut.ns
+    assert timing.absorbable_dsp_registers({}) == {}
+    assert not timing.XC7Z020_1.absorb_dsp_registers     # Yosys packs the DSP48E1's own
+
+
 def test_bram_read_starts_at_clock_to_out(zoo):
     p, m = _path(zoo("pynq-z2"), "bram.q"), timing.XC7Z020_1
     assert p.bram_start and p.start.startswith("bram.rd[") and p.carry == 8
@@ -272,7 +286,7 @@ def test_bad_input(tmp_path):
 # START checks, whose synthesis alone takes most of a minute). None: the report's generics; the
 # output stage at a small array (its paths do not lengthen with the unit count; minutes at full).
 MEETING_PYNQ_Z2 = {"msp_mac_array": None, "msp_window_gen": None, "msp_requant_pipe": None, "msp_add_unit": None,
-                   "msp_stream_rx": None, "msp_stream_tx": None,
+                   "msp_stream_rx": None, "msp_stream_tx": None, "msp_act_writer": None,
                    "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64}}
 
 

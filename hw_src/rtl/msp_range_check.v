@@ -1,0 +1,47 @@
+// msp_range_check: the BAD_DATA check of an unsigned input stream (u4: 15, u5: 31): `bad` rises
+// for the first byte above `max_byte` and `bad_index` holds that byte's index in the packet.
+// Two register stages (lane flags and byte count, then the count and the index), so the compare
+// never meets the packet-wide count in one cycle: `bad` follows its beat by two cycles, far less
+// than any layer takes between a packet's last beat and its DONE. Used by the activation writer
+// and by the engine for add's input b.
+`default_nettype none
+module msp_range_check (
+    input  wire        clk,
+    input  wire        clear,                  // a new packet: count from zero, forget `bad`
+    input  wire        take,                   // a beat is taken this cycle
+    input  wire [63:0] data,
+    input  wire [7:0]  keep,
+    input  wire [7:0]  max_byte,
+    output reg         bad,
+    output reg  [31:0] bad_index
+);
+    integer b;
+    reg [7:0] over;
+    reg [3:0] n;
+    always @* begin
+        n = 0;
+        for (b = 0; b < 8; b = b + 1) begin
+            n = n + {3'd0, keep[b]};
+            over[b] = keep[b] && data[8*b +: 8] > max_byte;
+        end
+    end
+    reg       v1;
+    reg [7:0] over1;
+    reg [3:0] n1;
+    reg [31:0] seen;                           // bytes of the packet before the beat in stage 2
+    reg [2:0] lane;
+    always @* begin
+        lane = 0;
+        for (b = 7; b >= 0; b = b - 1) if (over1[b]) lane = b[2:0];
+    end
+    always @(posedge clk) begin
+        v1 <= take && !clear; over1 <= over; n1 <= n;
+        if (clear) begin
+            bad <= 1'b0; bad_index <= 0; seen <= 0;
+        end else if (v1) begin
+            seen <= seen + {28'd0, n1};
+            if (over1 != 0 && !bad) begin bad <= 1'b1; bad_index <= seen + {29'd0, lane}; end
+        end
+    end
+endmodule
+`default_nettype wire
