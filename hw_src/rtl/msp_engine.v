@@ -135,6 +135,8 @@ module msp_engine #(
     reg        computing, acc_full, prm_done;
     reg  [RB-1:0] prm_row;
     reg        prm_bad;
+    reg        pc_v, pc_bad;                     // a row's check, a cycle after its beat
+    reg  [RB-1:0] pc_row;
     reg  [31:0] prm_bad_row;
     wire [2:0] npkts = weighted ? 3'd3 : (op == OP_ADD ? 3'd2 : 3'd1);
     wire [31:0] pkt_len = (rx_pkt == 2'd0) ? pkt0 : (rx_pkt == 2'd1) ? pkt1 : pkt2;
@@ -144,31 +146,46 @@ module msp_engine #(
     wire [31:0] rx_got, rx_wr_addr;
     wire [63:0] rx_wr_data;
     wire [7:0]  rx_wr_keep;
+    wire [3:0]  rx_wr_nbytes;
     reg  [2:0]  fifo_n;
+    reg         rx_hold;
     wire        sink = state == S_FAIL;          // after an error every beat is accepted and dropped
     assign s_axis_tready = sink ? 1'b1 : rx_tready;
     msp_stream_rx rx (.aclk(aclk), .aresetn(aresetn && !sink), .flush(soft_reset),
-        .hold(fifo_n + rx_wr_en >= 3'd3),
+        .hold(rx_hold),
         .s_axis_tdata(s_axis_tdata), .s_axis_tkeep(s_axis_tkeep), .s_axis_tlast(s_axis_tlast),
         .s_axis_tvalid(s_axis_tvalid && !sink), .s_axis_tready(rx_tready),
         .arm(state == S_RUN && !rx_armed && rx_pkt < npkts), .expect_bytes(pkt_len),
         .done(rx_done), .len_error(rx_len_error), .got_bytes(rx_got),
-        .wr_en(rx_wr_en), .wr_addr(rx_wr_addr), .wr_data(rx_wr_data), .wr_keep(rx_wr_keep));
+        .wr_en(rx_wr_en), .wr_addr(rx_wr_addr), .wr_data(rx_wr_data), .wr_keep(rx_wr_keep),
+        .wr_nbytes(rx_wr_nbytes));
+    // The beat FIFO: four LUT-RAM entries behind a head register. The head holds the beat with
+    // its byte count and its consumer decoded when it was loaded, so the consumers' decisions
+    // start at registers (a LUT-RAM read and a TKEEP count on the way cost about 3 ns).
     reg  [1:0]  tag_in;                          // packet of the beats the receiver writes now
-    reg  [73:0] fifo [0:3];
+    reg  [77:0] fifo [0:3];
     reg  [1:0]  f_rd, f_wr;
-    wire [73:0] head = fifo[f_rd];
-    wire        f_valid = fifo_n != 0;
-    wire [1:0]  h_tag = head[73:72];
-    wire [63:0] h_data = head[63:0];
-    wire [7:0]  h_keep = head[71:64];
+    wire [77:0] f_out = fifo[f_rd];
+    wire [77:0] f_in  = {rx_wr_nbytes, tag_in, rx_wr_keep, rx_wr_data};
+    reg         hv;                              // the head holds a beat
+    reg  [63:0] h_data;
+    reg  [7:0]  h_keep;
+    reg  [3:0]  h_nbytes;
+    reg         h_prm, h_wl, h_act, h_add;       // its consumer
     wire        pop;
+    wire        load = !hv || pop;
+    wire        from_fifo = load && fifo_n != 0;
+    wire        bypass = load && fifo_n == 0 && rx_wr_en;   // straight into the empty head
+    function [3:0] consumer(input [1:0] tag);    // {prm, wl, act, add}
+        consumer = {weighted && tag == 2'd0, weighted && tag == 2'd1,
+                    tag == (weighted ? 2'd2 : 2'd0), op == OP_ADD && tag == 2'd1};
+    endfunction
 
     // ---------------- consumers ----------------
-    wire to_prm = f_valid && weighted && h_tag == 2'd0;
-    wire to_wl  = f_valid && weighted && h_tag == 2'd1;
-    wire to_act = f_valid && (h_tag == (weighted ? 2'd2 : 2'd0));
-    wire to_add = f_valid && op == OP_ADD && h_tag == 2'd1;
+    wire to_prm = hv && h_prm;
+    wire to_wl  = hv && h_wl;
+    wire to_act = hv && h_act;
+    wire to_add = hv && h_add;
 
     wire              wl_ready, wl_wr_en, wl_pair, wl_done, wl_bad;
     wire [15:0]       wl_unit, wl_bad_row;
@@ -177,7 +194,7 @@ module msp_engine #(
     msp_weight_loader #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .AW(BW)) wl (
         .clk(aclk), .rst(rst), .start(run_start && weighted), .taps(taps), .chans(chans[15:0]), .groups(groups),
         .steps(steps[BW-1:0]), .n_sp2(n_sp2), .n_f4(n_f4), .n_f8(n_f8),
-        .in_valid(to_wl), .in_data(h_data), .in_keep(h_keep), .in_ready(wl_ready),
+        .in_valid(to_wl), .in_data(h_data), .in_keep(h_keep), .in_nbytes(h_nbytes), .in_ready(wl_ready),
         .wr_en(wl_wr_en), .wr_unit(wl_unit), .wr_addr(wl_addr), .wr_lo(wl_lo), .wr_hi(wl_hi), .wr_pair(wl_pair),
         .done(wl_done), .bad(wl_bad), .bad_row(wl_bad_row));
 
@@ -212,11 +229,20 @@ module msp_engine #(
 
     always @(posedge aclk) begin
         if (rst || run_start) begin
-            fifo_n <= 0; f_rd <= 0; f_wr <= 0;
+            fifo_n <= 0; f_rd <= 0; f_wr <= 0; hv <= 1'b0; rx_hold <= 1'b0;
         end else begin
-            if (rx_wr_en) begin fifo[f_wr] <= {tag_in, rx_wr_keep, rx_wr_data}; f_wr <= f_wr + 1'b1; end
-            if (pop) f_rd <= f_rd + 1'b1;
-            fifo_n <= fifo_n + rx_wr_en - pop;
+            if (rx_wr_en && !bypass) begin fifo[f_wr] <= f_in; f_wr <= f_wr + 1'b1; end
+            if (from_fifo) f_rd <= f_rd + 1'b1;
+            fifo_n <= fifo_n + (rx_wr_en && !bypass) - from_fifo;
+            // registered: a beat the receiver takes while it is low lands a cycle later, so at
+            // most three entries are ever held
+            rx_hold <= fifo_n + (rx_wr_en && !bypass) - from_fifo >= 3'd2;
+            if (load) begin
+                hv <= from_fifo || bypass;
+                {h_nbytes, h_data, h_keep} <= from_fifo ? {f_out[77:74], f_out[63:0], f_out[71:64]}
+                                                       : {rx_wr_nbytes, rx_wr_data, rx_wr_keep};
+                {h_prm, h_wl, h_act, h_add} <= consumer(from_fifo ? f_out[73:72] : tag_in);
+            end
         end
     end
 
@@ -249,18 +275,26 @@ module msp_engine #(
     always @(posedge aclk)
         if (op == OP_ADD ? add_rd_en : 1'b1) act_q <= act_mem[op == OP_ADD ? add_rd_addr : wg_addr];
 
-    // weight banks: one per row unit, all read at the window step's bank word
+    // weight banks: one per row unit, all read at the window step's bank word. A loader write
+    // lands a cycle late, through a registered per-bank decode (the unit compares and the data
+    // fanout to every bank would not fit one cycle): the banks are first read at least the
+    // window setup after the loader's done.
     wire [4*VW*U-1:0] codes;
+    reg  [BW-1:0]     bw_addr;
+    reg  [4*VW-1:0]   bw_lo, bw_hi;
+    always @(posedge aclk) begin bw_addr <= wl_addr; bw_lo <= wl_lo; bw_hi <= wl_hi; end
     genvar u;
     generate
         for (u = 0; u < U; u = u + 1) begin : bank
             reg [4*VW-1:0] mem [0:BANK_WORDS-1];
             reg [4*VW-1:0] q;
+            reg            we_lo, we_hi;         // this bank takes the word's low (high) half
             integer z;
             initial for (z = 0; z < BANK_WORDS; z = z + 1) mem[z] = 0;
-            wire hi = wl_pair && (wl_unit + 16'd1 == u);
             always @(posedge aclk) begin
-                if (wl_wr_en && (wl_unit == u || hi)) mem[wl_addr] <= hi ? wl_hi : wl_lo;
+                we_lo <= wl_wr_en && wl_unit == u;
+                we_hi <= wl_wr_en && wl_pair && u > 0 && wl_unit == u - 1;
+                if (we_lo || we_hi) mem[bw_addr] <= we_hi ? bw_hi : bw_lo;
                 q <= mem[wg_waddr];
             end
             assign codes[4*VW*u +: 4*VW] = q;
@@ -316,7 +350,7 @@ module msp_engine #(
         .is_max(op == OP_MAX), .in_signed(signed_in), .x(act_q), .acc(pool_acc));
 
     // A pass's result waits in its accumulators until the output stage takes it (capture).
-    // Pools (one set of accumulators, a cycle after the window step): a new pass may start only
+    // Pools (one set of accumulators, two cycles after the window step): a new pass may start only
     // if the capture is certain to happen before the accumulators are cleared.
     // Conv/linear: the array alternates two accumulator banks, so pass p must be taken before
     // pass p + 2's first step reaches them, the array's LATENCY after it left the window former.
@@ -329,7 +363,9 @@ module msp_engine #(
     wire can_capture;
     wire [1:0] os_open;
     wire capture = (pooling ? acc_full : acc_valid) && can_capture;
-    wire [1:0] inflight = (wg_valid && wg_last) + (v1 && last1);
+    reg        v2, last2;                          // a pool step, as the pool unit registers it
+    always @(posedge aclk) begin v2 <= v1 && pooling && !rst; last2 <= last1; end
+    wire [1:0] inflight = (wg_valid && wg_last) + (v1 && last1) + (v2 && last2);
     reg  [2:0] w_open;                             // conv/linear passes begun and not yet captured
     always @(posedge aclk)
         if (rst || run_start) w_open <= 3'd0;
@@ -361,9 +397,12 @@ module msp_engine #(
         .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready), .done(tx_done));
 
     // ---------------- sequencing, checks and status ----------------
-    // the parameter packet's checks (BAD_DATA): scheme byte by position, |bias| <= 2^30, shift <= 47
+    // the parameter packet's checks (BAD_DATA): scheme byte by position, |bias| <= 2^30, shift <= 47,
+    // in two register stages (each row's conditions, then the first failing row)
+    reg  [15:0] n_sp2_f4;                        // settled from the descriptor long before a row
+    always @(posedge aclk) n_sp2_f4 <= n_sp2 + n_f4;
     wire [7:0]  want_scheme = (prm_row < n_sp2) ? `MSP_SCHEME_SP2_4
-                            : (prm_row < n_sp2 + n_f4) ? `MSP_SCHEME_FIXED4 : `MSP_SCHEME_FIXED8;
+                            : (prm_row < n_sp2_f4) ? `MSP_SCHEME_FIXED4 : `MSP_SCHEME_FIXED8;
     wire signed [31:0] bias = h_data[`MSP_ROW_BIAS_LSB +: `MSP_ROW_BIAS_WIDTH];
     wire [7:0]  prm_scheme = h_data[`MSP_ROW_SCHEME_LSB +: `MSP_ROW_SCHEME_WIDTH];
     wire [7:0]  prm_shift = h_data[`MSP_ROW_SHIFT_LSB +: `MSP_ROW_SHIFT_WIDTH];
@@ -406,7 +445,7 @@ module msp_engine #(
                     state <= S_RUN; run_start <= 1'b1;
                     rx_pkt <= 0; rx_armed <= 1'b0; len_ok <= 0; tag_in <= 0;
                     images_left <= batch; computing <= 1'b0; acc_full <= 1'b0;
-                    prm_row <= 0; prm_bad <= 1'b0;
+                    prm_row <= 0; prm_bad <= 1'b0; pc_v <= 1'b0;
                 end
                 S_RUN: begin
                     // the receiver: arm each packet in turn
@@ -415,10 +454,9 @@ module msp_engine #(
                         rx_armed <= 1'b0; rx_pkt <= rx_pkt + 1'b1; tag_in <= rx_pkt + 1'b1;
                         len_ok[rx_pkt] <= 1'b1; packets <= packets + 1'b1;
                     end
-                    if (to_prm) begin
-                        prm_row <= prm_row + 1'b1;
-                        if (prm_bad_now && !prm_bad) begin prm_bad <= 1'b1; prm_bad_row <= prm_row; end
-                    end
+                    pc_v <= to_prm; pc_bad <= prm_bad_now; pc_row <= prm_row;
+                    if (to_prm) prm_row <= prm_row + 1'b1;
+                    if (pc_v && pc_bad && !prm_bad) begin prm_bad <= 1'b1; prm_bad_row <= pc_row; end
                     // compute each image once it is in the buffer (and the weights in the banks)
                     // (not in run_start's cycle: the blocks still show the last layer's state)
                     // (nor while a resume is on its way: img_done is the last image's until it lands)
@@ -430,7 +468,7 @@ module msp_engine #(
                         computing <= 1'b0; images_left <= images_left - 1'b1;
                         img_resume <= images_left != 1;
                     end
-                    acc_full <= (acc_full && !capture) || (v1 && last1 && pooling);
+                    acc_full <= (acc_full && !capture) || (v2 && last2);
                     if (rx_len_error) begin
                         state <= S_FAIL; error_set <= 1'b1;
                         e_code <= `MSP_ERR_STREAM_LENGTH; e_packet <= {2'b0, rx_pkt}; e_info <= pkt_len;

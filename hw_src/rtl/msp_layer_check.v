@@ -70,10 +70,21 @@ module msp_layer_check #(
                 t1, t2, hwo, t3, t4;
     reg  [5:0]  step;
     reg         busy;
-    wire [16:0] span_h = h + pt + pb, span_w = w + pl + pr;
+    // sums of descriptor fields get registers of their own, kept up to date every cycle (the
+    // descriptor is held from start on, and the first of them is read a dozen cycles later): no
+    // adder between the descriptor and a step's operands or a check's compare
+    reg  [16:0] span_h, span_w;
+    reg  [31:0] slots, rows_sum;
+    always @(posedge clk) begin
+        span_h <= h + pt + pb; span_w <= w + pl + pr;
+        slots <= n_f4 + n_f4[0] + 2 * n_f8; rows_sum <= n_sp2 + n_f4 + n_f8;
+    end
     wire [31:0] pix = lin ? k : {16'd0, c};
-    wire [31:0] slots = n_f4 + n_f4[0] + 2 * n_f8;
     wire [31:0] chan_out = weighted ? oc : c;
+    // operands that are sums get their own register, kept up to date every cycle (their inputs
+    // are settled long before their step): no adder in front of the operand choice
+    reg  [31:0] k_half, rows_4;
+    always @(posedge clk) begin k_half <= (k + 1) >> 1; rows_4 <= n_sp2 + n_f4; end
     reg  [31:0] ma, mb;
     always @* begin
         case (step)
@@ -85,7 +96,7 @@ module msp_layer_check #(
             9: begin ma = np; mb = st; end
             10: begin ma = batch; mb = image; end
             11: begin ma = hw; mb = g; end
-            12: begin ma = n_sp2 + n_f4; mb = (k + 1) >> 1; end
+            12: begin ma = rows_4; mb = k_half; end
             13: begin ma = n_f8; mb = k; end
             14: begin ma = ho; mb = wo; end
             15: begin ma = hwo; mb = chan_out; end
@@ -176,7 +187,7 @@ module msp_layer_check #(
             fail[9]  <= windowed && (kh > span_h || kw > span_w);
             fail[10] <= !legal(t_in) || (add && !legal(t_b)) || ((add || gap || (weighted && !raw)) && !legal(t_out))
                         || (raw && !weighted);
-            fail[11] <= weighted && n_sp2 + n_f4 + n_f8 != oc;
+            fail[11] <= weighted && rows_sum != {16'd0, oc};
             fail[12] <= weighted && k > `MSP_MAX_K;
             fail[13] <= (add || gap) && shift > `MSP_SHIFT_MAX;
             // buffers: rows staging and weight banks first, then channels staging, then activations
@@ -226,7 +237,7 @@ module msp_layer_check #(
     end
 endmodule
 
-// msp_seq_mul: p = min(a * b, 2^32 - 1) for unsigned 32-bit a and b, in about ten cycles: the
+// msp_seq_mul: p = min(a * b, 2^32 - 1) for unsigned 32-bit a and b, in about a dozen cycles: the
 // four 16x16 partial products go one per cycle through one multiplier whose operands, product
 // and output are registered (a DSP slice's A/B, M and P registers), and are summed into a
 // 64-bit accumulator. The layer checks need a dozen products once per layer, so a one-cycle
@@ -247,15 +258,19 @@ module msp_seq_mul (
     reg [1:0]  s1, s2, s3;                    // the partial's weight: 2^(16 * s)
     reg        v1, v2, v3, last;
     reg [1:0]  got;
-    reg [63:0] acc;
+    // the 64-bit sum in two 32-bit halves a cycle apart (the low half's carry registered): no
+    // 64-bit carry chain in one cycle; the partial, shifted into place, is registered first
+    reg [31:0] add_lo, add_hi, hi_pend, acc_lo, acc_hi;
+    reg        va, vb, c_lo;
     always @(posedge clk) begin
         done <= 1'b0; v1 <= 1'b0; last <= 1'b0;
         m <= x * y; pr <= m;
-        s2 <= s1; s3 <= s2; v2 <= v1; v3 <= v2;
+        s2 <= s1; s3 <= s2; v2 <= v1; v3 <= v2; va <= v3; vb <= va;
+        {add_hi, add_lo} <= s3 == 2'd0 ? {32'd0, pr} : s3 == 2'd1 ? {16'd0, pr, 16'd0} : {pr, 32'd0};
         if (rst) begin
-            issue <= 3'd4; v2 <= 1'b0; v3 <= 1'b0;
+            issue <= 3'd4; v2 <= 1'b0; v3 <= 1'b0; va <= 1'b0; vb <= 1'b0;
         end else if (start) begin
-            ar <= a; br <= b; issue <= 3'd0; acc <= 64'd0; got <= 2'd0;
+            ar <= a; br <= b; issue <= 3'd0; acc_lo <= 32'd0; acc_hi <= 32'd0; c_lo <= 1'b0; got <= 2'd0;
         end else begin
             if (!issue[2]) begin
                 x <= issue[1] ? ar[31:16] : ar[15:0];
@@ -263,13 +278,15 @@ module msp_seq_mul (
                 s1 <= {1'b0, issue[1]} + {1'b0, issue[0]};
                 v1 <= 1'b1; issue <= issue + 1'b1;
             end
-            if (v3) begin
-                acc <= acc + (s3 == 2'd0 ? {32'd0, pr} : s3 == 2'd1 ? {16'd0, pr, 16'd0} : {pr, 32'd0});
+            c_lo <= 1'b0;
+            if (va) begin {c_lo, acc_lo} <= {1'b0, acc_lo} + {1'b0, add_lo}; hi_pend <= add_hi; end
+            if (vb) begin
+                acc_hi <= acc_hi + hi_pend + {31'd0, c_lo};
                 got <= got + 1'b1;
                 last <= got == 2'd3;
             end
             if (last) begin
-                p <= (acc[63:32] != 0) ? 32'hFFFFFFFF : acc[31:0];
+                p <= (acc_hi != 0) ? 32'hFFFFFFFF : acc_lo;
                 done <= 1'b1;
             end
         end

@@ -31,7 +31,8 @@ module msp_stream_rx (
     output reg         wr_en,
     output reg  [31:0] wr_addr,
     output reg  [63:0] wr_data,
-    output reg  [7:0]  wr_keep
+    output reg  [7:0]  wr_keep,
+    output reg  [3:0]  wr_nbytes       // the beat's bytes (TKEEP's ones), with wr_keep
 );
     localparam IDLE = 2'd0, RECV = 2'd1, DRAIN = 2'd2;
     reg [1:0]  state;
@@ -81,6 +82,7 @@ module msp_stream_rx (
                         state <= s_axis_tlast ? IDLE : DRAIN;
                     end else begin
                         wr_en <= 1'b1; wr_addr <= count; wr_data <= s_axis_tdata; wr_keep <= s_axis_tkeep;
+                        wr_nbytes <= nbytes;
                         count <= total; rem <= rem - nbytes; rem_lt8 <= lt8_n; rem_le8 <= le8_n;
                         if (s_axis_tlast) begin done <= 1'b1; got_bytes <= total; state <= IDLE; end
                     end

@@ -28,6 +28,7 @@ module msp_weight_loader #(
     input  wire              in_valid,
     input  wire [63:0]       in_data,
     input  wire [7:0]        in_keep,
+    input  wire [3:0]        in_nbytes,          // TKEEP's ones, counted a cycle ahead (the beat FIFO)
     output wire              in_ready,
     // bank writes
     output reg               wr_en,
@@ -42,14 +43,17 @@ module msp_weight_loader #(
 );
     // Timing: every decision is taken from registers. The word's size (`need`) and lane mask are
     // registered a word ahead, and `slack` = fill - need is a register whose sign says the word is
-    // there; the ready is registered (a beat is taken while at most CAP - 16 nibbles are held, so
-    // CAP has a beat of slack over the 2 VW + 16 a combinational ready needs); the row kinds, the
-    // last group, step and row are flags kept a row or step ahead by counters, not compares
+    // there. A beat taken waits a cycle in `pend` before it joins the buffer, so the next slack
+    // and fill add a register, not the beat's count (a word may wait that cycle for its last
+    // nibbles). The ready is registered, from the fill after this word (a beat is taken while
+    // at most CAP - 48 nibbles are held: room for the pending beat, this one and the next). The
+    // row kinds, the last group, step and row are flags kept a row or step ahead by counters, not compares
     // against computed sums. `start` sets the first word's size and flags; the cycle after it
     // (init) the ones first needed at the first row's end.
-    localparam integer CAP = 2 * VW + 32;        // nibbles held: a fixed-8 word, a beat, a beat of slack
+    localparam integer CAP = 2 * VW + 48;        // nibbles held: a fixed-8 word and three beats
     localparam integer FW  = $clog2(CAP + 1);    // fill bits
     localparam integer SW  = $clog2(CAP - 15);   // need (<= 2 VW) and insert position (<= CAP - 16) bits
+    reg [63:0]      pend;                        // the beat taken last cycle (zero when none)
     reg [4*CAP-1:0] nb;
     reg [FW-1:0]    fill;
     reg [FW:0]      slack;                       // fill - need (signed)
@@ -109,17 +113,11 @@ module msp_weight_loader #(
     integer m0;
     always @* for (m0 = 0; m0 < VW; m0 = m0 + 1) mask_0[m0] = (groups != 1) || (m0 < nlast0);
 
-    // beat bytes by TKEEP (contiguous low lanes); lanes past TKEEP enter as zero
+    // TKEEP marks contiguous low lanes; lanes past it enter as zero
     integer b;
-    reg [4:0]  nbytes;
+    wire [4:0] nbytes = {1'b0, in_nbytes};
     reg [63:0] inm;
-    always @* begin
-        nbytes = 0;
-        for (b = 0; b < 8; b = b + 1) begin
-            nbytes = nbytes + in_keep[b];
-            inm[8*b +: 8] = in_keep[b] ? in_data[8*b +: 8] : 8'd0;
-        end
-    end
+    always @* for (b = 0; b < 8; b = b + 1) inm[8*b +: 8] = in_keep[b] ? in_data[8*b +: 8] : 8'd0;
     assign in_ready = ready;
     wire take_beat = in_valid && ready;
 
@@ -145,14 +143,14 @@ module msp_weight_loader #(
     end
 
     wire [FW-1:0]    fw   = take_word ? slack[FW-1:0] : fill;       // held after this word
-    wire [FW-1:0]    fpb  = fw + {nbytes, 1'b0};                     // ... and the beat
-    wire [FW-1:0]    fill_next = take_beat ? fpb : fw;
-    // the next slack: fill_next - the next need; the need changes only when a word is taken, to
-    // one of four registers (na_sel). Each choice has its own adder: slack + beat - need with the
-    // three operands compressed first (carry-save: a LUT level, then one carry chain), and the
-    // result is an AND-OR over one-hot selects of registers (a mux would let Yosys share one
-    // adder behind it), so the path is one adder and two LUT levels.
+    // the pending beat's nibbles (`p_gb`) join fill and slack: the next slack is slack + p_gb -
+    // the next need, when a word is taken, all registers. The next need is one of four registers
+    // (na_sel): each has its own adder (three operands compressed into two by a LUT level, then
+    // one carry chain), and a one-hot choice by registers (start, take_word, na_sel) takes one of
+    // them, the beat-only sum or start's.
     localparam integer SL = FW + 1;
+    reg  [SL-1:0] p_gb;
+    always @(posedge clk) p_gb <= (take_beat && !start) ? {nbytes, 1'b0} : {SL{1'b0}};
     function [SL-1:0] add_sub(input [SL-1:0] a, input [SL-1:0] b, input [SL-1:0] c);   // a + b - c
         reg [SL-1:0] x, y;
         begin
@@ -161,22 +159,19 @@ module msp_weight_loader #(
             add_sub = x + {y[SL-2:0], 1'b1};
         end
     endfunction
-    wire [SL-1:0] c0 = {1'b0, nl_cur}, c1 = {1'b0, full_cur}, c2 = 1, c3 = {1'b0, need_row};
-    wire [SL-1:0] nb2 = {nbytes, 1'b0};
-    wire [SL-1:0] sp  = slack + nb2;
-    wire [SL-1:0] sa0 = add_sub(slack, nb2, c0), sa1 = add_sub(slack, nb2, c1);
-    wire [SL-1:0] sa2 = add_sub(slack, nb2, c2), sa3 = add_sub(slack, nb2, c3);
-    wire [SL-1:0] sb0 = slack - c0, sb1 = slack - c1, sb2 = slack - c2, sb3 = slack - c3;
-    (* keep *) wire sel_st = start, sel_h = !start && !take_word && !take_beat, sel_b = !start && !take_word && take_beat;
-    (* keep *) wire [3:0] sel_wa = {4{!start && take_word && take_beat}} & (4'd1 << na_sel);
-    (* keep *) wire [3:0] sel_wb = {4{!start && take_word && !take_beat}} & (4'd1 << na_sel);
-    wire [SL-1:0] slack_d =
-          ({SL{sel_st}} & -{1'b0, need_0}) | ({SL{sel_h}} & slack) | ({SL{sel_b}} & sp)
-        | ({SL{sel_wa[0]}} & sa0) | ({SL{sel_wa[1]}} & sa1) | ({SL{sel_wa[2]}} & sa2) | ({SL{sel_wa[3]}} & sa3)
-        | ({SL{sel_wb[0]}} & sb0) | ({SL{sel_wb[1]}} & sb1) | ({SL{sel_wb[2]}} & sb2) | ({SL{sel_wb[3]}} & sb3);
+    wire [SL-1:0] s_w0 = add_sub(slack, p_gb, {1'b0, nl_cur}), s_w1 = add_sub(slack, p_gb, {1'b0, full_cur});
+    wire [SL-1:0] s_w2 = add_sub(slack, p_gb, 1),              s_w3 = add_sub(slack, p_gb, {1'b0, need_row});
+    wire [SL-1:0] s_none = slack + p_gb;
+    // one-hot choices, kept apart from the sums (else the synthesis folds them into the adders'
+    // inputs): an AND-OR of six terms, two LUT levels after the carry chains
+    (* keep *) wire sel_st = start, sel_n = !start && !take_word;
+    (* keep *) wire [3:0] sel_w = {4{!start && take_word}} & (4'd1 << na_sel);
+    wire [SL-1:0] slack_d = ({SL{sel_st}} & -{1'b0, need_0}) | ({SL{sel_n}} & s_none)
+        | ({SL{sel_w[0]}} & s_w0) | ({SL{sel_w[1]}} & s_w1) | ({SL{sel_w[2]}} & s_w2) | ({SL{sel_w[3]}} & s_w3);
     always @(posedge clk) slack <= slack_d;    // (held while idle: no word, no beat)
     wire [4*CAP-1:0] kept = take_word ? nb >> (4 * need) : nb;
-    wire [4*CAP-1:0] ins  = {{(4*CAP-64){1'b0}}, inm} << (4 * fw[SW-1:0]);
+    wire [4*CAP-1:0] ins  = {{(4*CAP-64){1'b0}}, pend} << (4 * fw[SW-1:0]);
+    wire [FW-1:0]    fill_next = fw + p_gb[FW-1:0];
     // a fixed-8 row starts on an even slot (an aligned DSP pair); DSP_ROWS is even
     wire [1:0]  dinc = (is_f8 ? 2'd2 : 2'd1) + (nxt_f8 & (dslot[0] ^ !is_f8));
     wire [15:0] dslot_aligned = dslot + dinc;
@@ -190,7 +185,7 @@ module msp_weight_loader #(
         end else if (start) begin
             active <= 1'b1; init <= 1'b1; bad <= 1'b0; bad_row <= 0;
             done <= (n_sp2 | n_f4 | n_f8) == 0; ready <= (n_sp2 | n_f4 | n_f8) != 0;
-            fill <= 0; nb <= 0; padstep <= 1'b0; need <= need_0; mask <= mask_0;
+            fill <= 0; nb <= 0; pend <= 0; padstep <= 1'b0; need <= need_0; mask <= mask_0;
             is_sp2 <= n_sp2 != 0; is_f8 <= f8_0; last_g <= groups == 1; pen_g <= groups == 2; gd <= groups - 1;
             last_w <= steps == 1; pad_row <= taps[0] & chans[0] & !f8_0;
             nl_cur <= f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0; full_cur <= f8_0 ? 2 * VW : VW;
@@ -201,9 +196,10 @@ module msp_weight_loader #(
             f8_first <= n_sp2 + n_f4;
         end else if (active) begin
             init  <= 1'b0;
-            nb    <= kept | (take_beat ? ins : {4*CAP{1'b0}});
+            nb    <= kept | ins;
+            pend  <= take_beat ? inm : 64'd0;
             fill  <= fill_next;
-            ready <= !done && !(row_end && last_row) && (fw <= (take_beat ? CAP - 32 : CAP - 16));
+            ready <= !done && !(row_end && last_row) && fw <= CAP - 48;
             if (init) begin
                 last_row <= rows_total == 1; rtm1 <= rows_total - 1;
                 nxt_sp2 <= row1 < n_sp2; nxt_f8 <= nf8_1;

@@ -23,14 +23,17 @@
 // -(PAD_TOP * IN_W + PAD_LEFT) * GROUPS, all mod 2^ADDR_W (only taps inside the image are
 // emitted, and their addresses are exact). The strides and base0 are products of the layer's
 // geometry, computed once after `start` on three multipliers (a DSP slice each) whose operands
-// are registers (chosen by a one-hot phase flag) and whose product is a register: never two
-// multiplies, nor a multiply and an add, in one cycle:
-//   setup cycle 1:   IN_W * GROUPS, SW * GROUPS, PAD_TOP * IN_W; -GROUPS; the loop bounds - 1
-//   setup cycle 2:   SH * (IN_W * GROUPS), PAD_LEFT * -GROUPS, (PAD_TOP * IN_W) * -GROUPS
+// are registers of their own (loaded, through a one-hot phase choice, the cycle before) and whose
+// product is a register: A, B and P registers of the DSP, nothing between them and the multiply
+// (a choice of operands in front of the multiply missed the XCZU7EV-2 target):
+//   setup cycle 1:   operands of IN_W * GROUPS, SW * GROUPS, PAD_TOP * IN_W; -GROUPS; bounds - 1
+//   setup cycle 2:   those products
+//   setup cycle 3:   operands of SH * (IN_W * GROUPS), PAD_LEFT * -GROUPS, (PAD_TOP * IN_W) * -GROUPS
+//   setup cycle 4:   those products
 //   first step's:    base0 = the sum of the last two
 // (the first step's address is 0 whatever base0 is: its tap is (-PAD_TOP, -PAD_LEFT), so either
 // it lies in the padding or both pads are 0 and base0 is 0; base0 is first read by the second
-// step). So the first step comes SETUP_CYCLES = 2 cycles later after `start` than it did when
+// step). So the first step comes SETUP_CYCLES = 4 cycles later after `start` than it did when
 // the address was multiplied out every step (the (1 + SETUP_CYCLES)th edge after start, unless
 // stalled); from there every output is the same as that walk's, cycle for cycle
 // (tests/hdl/tb_window.py checks it against a model of that walk). During the setup cycles
@@ -64,12 +67,12 @@ module msp_window_gen #(
 );
     // how much later the first step comes than with the address multiplied out every step:
     // at the (1 + SETUP_CYCLES)th edge after start's, unless stalled (once per walk: per image)
-    localparam integer SETUP_CYCLES = 2;
+    localparam integer SETUP_CYCLES = 4;
     localparam integer A = ADDR_W;
 
     reg        busy;                           // from start to the final step
     reg        run;                            // stepping (busy, setup over)
-    reg        s1, s2, s3;                     // setup cycles 1 and 2, then the first step's (one-hot)
+    reg        s1, s2, s3, s4, s5;             // setup cycles 1 to 4, then the first step's (one-hot)
     reg [15:0] oy, ox, h, w, np, p;
     reg [11:0] g, ng;
     reg [15:0] i, j, kh_r, kw_r, ho, wo;
@@ -90,23 +93,22 @@ module msp_window_gen #(
     reg [A-1:0] ta, rb, pb, wb, orow;
     reg [A-1:0] wng, swng, cinc, base0, nng;
     reg [A-1:0] m1, m2, m3;                     // the three multipliers' products
-    // from setup cycle 2 on, m1 keeps SH * IN_W * GROUPS: the next output row's stride (read by
+    // from setup cycle 4 on, m1 keeps SH * IN_W * GROUPS: the next output row's stride (read by
     // the first step's advance, so no time to copy it; wng and swng are copied as m1 and m2
     // go on to their second products)
     wire [A-1:0] shwng = m1;
 
-    // setup multiplies: operands straight from registers (chosen by the phase), product registered
-    // (a one-hot phase flag selects them: one LUT level before the multiplier)
-    wire [A-1:0] m1a = s1 ? w    : sh_r;
-    wire [A-1:0] m1b = s1 ? ng   : m1;
-    wire [A-1:0] m2a = s1 ? sw_r : pl;
-    wire [A-1:0] m2b = s1 ? ng   : nng;
-    wire [A-1:0] m3a = s1 ? w    : m3;
-    wire [A-1:0] m3b = s1 ? pt   : nng;
+    // setup multiplies: operand registers that feed the multiplier only, products registered
+    reg [A-1:0] a1, b1, a2, b2, a3, b3;
     always @(posedge clk) begin
         if (start && !busy) base0 <= {A{1'b0}};    // the first step's (see the header)
-        if (s1 || s2) begin
-            m1 <= m1a * m1b; m2 <= m2a * m2b; m3 <= m3a * m3b;
+        if (s1 || s3) begin
+            a1 <= s1 ? w    : sh_r; b1 <= s1 ? ng : m1;
+            a2 <= s1 ? sw_r : pl;   b2 <= s1 ? ng : nng;
+            a3 <= s1 ? w    : m3;   b3 <= s1 ? pt : nng;
+        end
+        if (s2 || s4) begin
+            m1 <= a1 * b1; m2 <= a2 * b2; m3 <= a3 * b3;
         end
         if (s1) begin
             nng <= {A{1'b0}} - ng;
@@ -115,8 +117,8 @@ module msp_window_gen #(
             kh_m1 <= {1'b0, kh_r} - 17'd1; kw_m1 <= {1'b0, kw_r} - 17'd1; np_m1 <= {1'b0, np} - 17'd1;
             wo_m1 <= {1'b0, wo} - 17'd1;   ho_m1 <= {1'b0, ho} - 17'd1;
         end
-        if (s2) begin wng <= m1; swng <= m2; end
-        if (s3) base0 <= m2 + m3;
+        if (s3) begin wng <= m1; swng <= m2; end
+        if (s5) base0 <= m2 + m3;
     end
 
     wire g_end  = g == g_last;
@@ -132,10 +134,11 @@ module msp_window_gen #(
     always @(posedge clk) begin
         done <= 1'b0;
         if (rst) begin
-            busy <= 1'b0; run <= 1'b0; s1 <= 1'b0; s2 <= 1'b0; s3 <= 1'b0; valid <= 1'b0;
+            busy <= 1'b0; run <= 1'b0; s1 <= 1'b0; s2 <= 1'b0; s3 <= 1'b0; s4 <= 1'b0; s5 <= 1'b0;
+            valid <= 1'b0;
         end else begin
-            s2 <= s1; s3 <= s2; s1 <= 1'b0;
-            if (s2) run <= 1'b1;                   // the strides the first step adds are ready
+            s2 <= s1; s3 <= s2; s4 <= s3; s5 <= s4; s1 <= 1'b0;
+            if (s4) run <= 1'b1;                   // the strides the first step adds are ready
             if (start && !busy) begin
                 busy <= 1'b1; run <= 1'b0; s1 <= 1'b1; valid <= 1'b0;
                 h <= in_h; w <= in_w; ng <= groups; kh_r <= kh; kw_r <= kw; sh_r <= sh; sw_r <= sw;

@@ -33,11 +33,11 @@ from ..numerics.bounds import ceil_div
 from .geometry import EngineGeometry
 from .registers import STREAM_BYTES, Descriptor, Op
 
-START_CYCLES = 229        # START write to the first beat taken (msp_layer_check's steps, arming)
+START_CYCLES = 255        # START write to the first beat taken (msp_layer_check's steps, arming)
 TAIL_CYCLES = 26          # last window step to the output packet's TLAST (pool unit, the output stage's
                           # 11-stage drain pipeline, packer)
 ADD_TAIL_CYCLES = 12      # add: last beat of b to TLAST (msp_add_unit's 8-stage pipeline)
-WINDOW_SETUP_CYCLES = 2   # msp_window_gen's SETUP_CYCLES: its strides' products before each walk
+WINDOW_SETUP_CYCLES = 4   # msp_window_gen's SETUP_CYCLES: its strides' products before each walk
 
 
 def _clog2(n: int) -> int:

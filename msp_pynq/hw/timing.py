@@ -229,6 +229,7 @@ class Path_:
     nets: int
     bram_start: bool
     meets: "bool | None"        # None: a port path, the target does not apply
+    through: list = field(default_factory=list)     # the named signals on the way, start to end
 
 
 @dataclass
@@ -703,7 +704,7 @@ def propagate(g: _Graph, net_ns: float) -> "tuple[dict, int]":
             indeg[a[0]] = indeg.get(a[0], 0) + 1
     arr: dict = {o: {} for o in ORIGINS}
     for n, (d, origin, _name, _bram) in g.starts.items():
-        arr[origin][n] = [d, d, 0, 0, 0, 0, 0, n]
+        arr[origin][n] = [d, d, 0, 0, 0, 0, 0, n, None]
     queue = deque(n for n, k in indeg.items() if k == 0)
     done = 0
     while queue:
@@ -715,7 +716,7 @@ def propagate(g: _Graph, net_ns: float) -> "tuple[dict, int]":
                 t = a[0] + d + nets * net_ns
                 b = tbl.get(dst)
                 if b is None or t > b[0]:
-                    tbl[dst] = [t, a[1] + d, a[2] + nets, a[3] + luts, a[4] + carry, a[5] + dsp, a[6] + muxf, a[7]]
+                    tbl[dst] = [t, a[1] + d, a[2] + nets, a[3] + luts, a[4] + carry, a[5] + dsp, a[6] + muxf, a[7], n]
             indeg[dst] -= 1
             if indeg[dst] == 0:
                 queue.append(dst)
@@ -735,18 +736,31 @@ def _worst_per_family(g: _Graph, arr: dict, net_ns: float) -> dict:
             pess = a[0] + setup + nets * net_ns
             key = (fam, f"{origin}-to-{'out' if kind == 'out' else 'reg'}")
             if key not in worst or pess > worst[key][0]:
-                worst[key] = (pess, a, setup, nets, ename)
+                worst[key] = (pess, a, setup, nets, ename, tbl)
     return worst
 
 
+def _through(g: _Graph, tbl: dict, a: list) -> list:
+    """The named signals a path passes, from its start to its end node (predecessor links; each
+    name once, Yosys-internal ones left out)."""
+    names: list = []
+    node = a[8]
+    while node is not None and node != a[7]:
+        name = g.namer.names.get(node, ("", ""))[0] if isinstance(node, int) else ""
+        if readable(name) and (not names or names[-1] != name):
+            names.append(name)
+        node = tbl[node][8]
+    return names[::-1]
+
+
 def _path(g: _Graph, fam: str, kind: str, worst: tuple) -> Path_:
-    pess, a, setup, nets, ename = worst
+    pess, a, setup, nets, ename, tbl = worst
     s = g.starts[a[7]]
     n_nets = a[2] + nets
     opt = a[1] + setup + n_nets * g.m.net_opt.ns
     return Path_(kind=kind, start=s[2], end=ename, family=fam, ns_opt=round(opt, 3), ns_pess=round(pess, 3),
                  luts=a[3], carry=a[4], dsp=a[5], muxf=a[6], nets=n_nets, bram_start=s[3],
-                 meets=(pess <= g.m.target_ns) if kind == "reg-to-reg" else None)
+                 meets=(pess <= g.m.target_ns) if kind == "reg-to-reg" else None, through=_through(g, tbl, a))
 
 
 def analyze(netlist: dict, top: str, model: DelayModel, board: str = "", worst_n: int = 10,
@@ -878,7 +892,7 @@ def write_report(path: Path, body: str, section: str = "modules") -> None:
     path.write_text(pre + BEGIN + "\n" + body + END + post)
 
 
-def print_report(r: Report, out=sys.stdout) -> None:
+def print_report(r: Report, out=sys.stdout, verbose: bool = False) -> None:
     print(f"\n{r.design} on {r.board} ({r.device}, target {r.target_ns} ns reg-to-reg at pessimistic nets); "
           f"{r.cells:,} cells; ESTIMATE, not Vivado timing", file=out)
     if r.combinational:
@@ -888,6 +902,8 @@ def print_report(r: Report, out=sys.stdout) -> None:
         meets = "" if p.meets is None else ("  meets" if p.meets else "  MISSES")
         print(f"  {p.kind:10s} {p.ns_opt:6.2f} / {p.ns_pess:6.2f} ns  LUT {p.luts:2d} carry {p.carry:2d} "
               f"DSP {p.dsp} {'BRAM ' if p.bram_start else ''}{p.start} -> {p.end}{meets}", file=out)
+        if p.through and verbose:
+            print(f"{'':14s}through {', '.join(p.through)}", file=out)
     print(f"  {r.failing_families} of {r.reg_families} register families miss the target "
           "(register-to-register paths only)", file=out)
 
@@ -905,6 +921,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the reports as JSON")
     ap.add_argument("--report", help="Markdown file whose generated section is rewritten")
     ap.add_argument("--timeout-s", type=float, default=3600, help="per synthesis (default 3600)")
+    ap.add_argument("--through", action="store_true", help="print the named signals each path passes")
     args = ap.parse_args(argv)
     try:
         boards = list(MODELS) if args.board == "all" else [args.board]
@@ -928,7 +945,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for r in reports:
-        print_report(r)
+        print_report(r, verbose=args.through)
     parts = ["python", "-m", "msp_pynq.hw.timing", "--board", args.board]
     for t in args.top or []:
         parts += ["--top", t]
