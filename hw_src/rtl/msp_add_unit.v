@@ -70,7 +70,7 @@ module msp_add_unit #(
     reg [3:0] kbytes;
     always @* begin
         kbytes = 0;
-        for (k = 0; k < 8; k = k + 1) kbytes = kbytes + in_keep[k];
+        for (k = 0; k < 8; k = k + 1) kbytes = kbytes + {3'd0, in_keep[k]};
     end
     reg        iv;
     reg [63:0] idata;
@@ -106,12 +106,12 @@ module msp_add_unit #(
         if (rst || start) begin
             bword <= 0; bword1 <= 1; bbyte <= 0; v1 <= 1'b0; h1 <= 1'b0; inflight <= 0;
         end else begin
-            inflight <= inflight + iss - pop;
+            inflight <= inflight + {4'd0, iss} - {4'd0, pop};
             if (iss && !last_half) h1 <= 1'b1;
             else if (!v1 || iss) begin
                 v1 <= to0; h1 <= 1'b0;
                 if (to0) begin
-                    b1 <= idata; n1 <= ikb; lane1 <= bbyte / 8; bbyte <= bsum[LB+2:0];
+                    b1 <= idata; n1 <= ikb; lane1 <= {1'b0, bbyte[LB+2:3]}; bbyte <= bsum[LB+2:0];
                     if (bsum[LB+3]) begin bword <= bword1; bword1 <= bword1 + 1'b1; end
                 end
             end

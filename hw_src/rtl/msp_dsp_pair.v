@@ -26,8 +26,8 @@ module msp_dsp_pair #(
     output wire signed [OUT_W-1:0] sum_b
 );
     localparam integer PW = 34 + $clog2(VW);          // packed product sum width
-    localparam integer TREE_LAT = PIPE ? ($clog2(VW) + 1) / 2 : 0;    // msp_adder_tree's LATENCY
-    localparam integer LATENCY = PIPE ? 3 + TREE_LAT + 2 : 0;
+    localparam integer TREE_LAT = PIPE != 0 ? ($clog2(VW) + 1) / 2 : 0;    // msp_adder_tree's LATENCY
+    localparam integer LATENCY = PIPE != 0 ? 3 + TREE_LAT + 2 : 0;
     wire [PW*VW-1:0] products;
     genvar i;
     generate
@@ -37,7 +37,7 @@ module msp_dsp_pair #(
             wire signed [24:0] packed_w = ($signed({wb, 18'd0}) + wa);   // fits the 25-bit A port
             wire signed [8:0]  x = a[9*i +: 9];
             wire signed [33:0] p;
-            if (PIPE) begin : pipe
+            if (PIPE != 0) begin : pipe
                 reg signed [24:0] ar;                 // AREG
                 reg signed [8:0]  br;                 // BREG
                 reg signed [33:0] mr, pr;             // MREG, PREG
@@ -52,9 +52,9 @@ module msp_dsp_pair #(
         end
     endgenerate
     wire signed [PW-1:0] total;
-    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW), .REG_EVERY(PIPE ? 2 : 0)) tree (.clk(clk), .x(products), .sum(total));
+    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW), .REG_EVERY(PIPE != 0 ? 2 : 0)) tree (.clk(clk), .x(products), .sum(total));
     generate
-        if (PIPE) begin : split
+        if (PIPE != 0) begin : split
             // fixed8 travels with the data: 3 (DSP) + tree + 1 (hi stage) cycles to the last stage
             reg [3 + TREE_LAT:0] f8d;
             always @(posedge clk) f8d <= {f8d[2 + TREE_LAT:0], fixed8};

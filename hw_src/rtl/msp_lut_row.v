@@ -21,7 +21,7 @@ module msp_lut_row #(
 );
     localparam integer N = 2 * VW + 2;
     localparam integer H = (VW + 1) / 2;           // codes counted by the first correction term
-    localparam integer LATENCY = PIPE ? 1 + ($clog2(N) + 1) / 2 : 0;
+    localparam integer LATENCY = PIPE != 0 ? 1 + ($clog2(N) + 1) / 2 : 0;
     wire [12*N-1:0] terms;
     wire [VW-1:0]   neg;
     genvar i;
@@ -35,13 +35,13 @@ module msp_lut_row #(
     reg [11:0] corr_lo, corr_hi;                   // 2 * (negative codes) <= 2 * VW fits 12 bits
     always @* begin
         corr_lo = 0; corr_hi = 0;
-        for (k = 0; k < H; k = k + 1) corr_lo = corr_lo + {neg[k], 1'b0};
-        for (k = H; k < VW; k = k + 1) corr_hi = corr_hi + {neg[k], 1'b0};
+        for (k = 0; k < H; k = k + 1) corr_lo = corr_lo + {10'd0, neg[k], 1'b0};
+        for (k = H; k < VW; k = k + 1) corr_hi = corr_hi + {10'd0, neg[k], 1'b0};
     end
     assign terms[12*N-1 -: 24] = {corr_hi, corr_lo};
     wire [12*N-1:0] tree_in;
     generate
-        if (PIPE) begin : pipe
+        if (PIPE != 0) begin : pipe
             reg [12*N-1:0] terms_r;
             always @(posedge clk) terms_r <= terms;
             assign tree_in = terms_r;
@@ -49,7 +49,7 @@ module msp_lut_row #(
             assign tree_in = terms;
         end
     endgenerate
-    msp_adder_tree #(.N(N), .IN_W(12), .OUT_W(OUT_W), .REG_EVERY(PIPE ? 2 : 0)) adders (
+    msp_adder_tree #(.N(N), .IN_W(12), .OUT_W(OUT_W), .REG_EVERY(PIPE != 0 ? 2 : 0)) adders (
         .clk(clk), .x(tree_in), .sum(sum));
 endmodule
 `default_nettype wire

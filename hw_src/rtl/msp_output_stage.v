@@ -179,9 +179,9 @@ module msp_output_stage #(
     reg            te_f2, te_f2p, te_empty, te_h1, te_h2;
     always @(posedge clk) begin
         te <= tab[pass_nx];
-        te_u1 <= sg_u(tab[pass_nx]) + (sg_st(tab[pass_nx]) ? 2'd2 : 2'd1);
-        te_c1 <= sg_c(tab[pass_nx]) + 1'b1;
-        te_f2 <= sg_n(tab[pass_nx]) == 2; te_f2p <= sg_n(tab[pass_nx]) >= 2;
+        te_u1 <= sg_u(tab[pass_nx][SEG-1:0]) + (sg_st(tab[pass_nx][SEG-1:0]) ? 2'd2 : 2'd1);
+        te_c1 <= sg_c(tab[pass_nx][SEG-1:0]) + 1'b1;
+        te_f2 <= sg_n(tab[pass_nx][SEG-1:0]) == 2; te_f2p <= sg_n(tab[pass_nx][SEG-1:0]) >= 2;
         te_empty <= tab[pass_nx][TE-1:TE-2] == 0; te_h1 <= tab[pass_nx][TE-1:TE-2] >= 2; te_h2 <= tab[pass_nx][TE-1:TE-2] == 3;
     end
 

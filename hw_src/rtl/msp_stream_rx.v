@@ -50,9 +50,9 @@ module msp_stream_rx (
     reg [3:0] nbytes;
     always @* begin
         nbytes = 4'd0;
-        for (i = 0; i < 8; i = i + 1) nbytes = nbytes + s_axis_tkeep[i];
+        for (i = 0; i < 8; i = i + 1) nbytes = nbytes + {3'd0, s_axis_tkeep[i]};
     end
-    wire [31:0] total = count + nbytes;
+    wire [31:0] total = count + {28'd0, nbytes};
     wire        over  = rem_lt8 && nbytes > rem[3:0];             // total > want
     wire        exact = rem_le8 && nbytes == rem[3:0];            // total == want
     // the flags of rem - nbytes, from rem itself (no subtraction on the way): nbytes <= 8
@@ -83,7 +83,7 @@ module msp_stream_rx (
                     end else begin
                         wr_en <= 1'b1; wr_addr <= count; wr_data <= s_axis_tdata; wr_keep <= s_axis_tkeep;
                         wr_nbytes <= nbytes;
-                        count <= total; rem <= rem - nbytes; rem_lt8 <= lt8_n; rem_le8 <= le8_n;
+                        count <= total; rem <= rem - {28'd0, nbytes}; rem_lt8 <= lt8_n; rem_le8 <= le8_n;
                         if (s_axis_tlast) begin done <= 1'b1; got_bytes <= total; state <= IDLE; end
                     end
                 end

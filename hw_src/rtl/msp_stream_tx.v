@@ -64,10 +64,10 @@ module msp_stream_tx (
             buffer <= kept | incoming;
             fill   <= fill_g + in_n;
             if (take) begin
-                qleft <= qleft - in_nbytes;
+                qleft <= qleft - {28'd0, in_nbytes};
                 last_bytes <= qleft[31:4] == 28'd0 && qleft[3:0] == in_nbytes;
             end
-            if (give) begin left <= left - beat_bytes; end
+            if (give) begin left <= left - {27'd0, beat_bytes}; end
             if (give && m_axis_tlast) begin active <= 1'b0; done <= 1'b1; end
         end
     end
