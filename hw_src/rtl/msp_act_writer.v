@@ -28,7 +28,8 @@ module msp_act_writer #(
     input  wire              resume,             // one cycle: the buffer is free for the next image
     input  wire              in_valid,
     input  wire [63:0]       in_data,
-    input  wire [7:0]        in_keep,
+    input  wire [7:0]        in_keep,            // (for the range check)
+    input  wire [3:0]        in_nbytes,          // TKEEP's ones, counted a cycle ahead (the beat FIFO)
     output wire              in_ready,
     output reg               wr_en,
     output reg  [AW-1:0]     wr_addr,
@@ -47,12 +48,8 @@ module msp_act_writer #(
     reg [2:0]  lo;                               // bytes of the beat written
     assign in_ready = !n_have;
     wire take = in_valid && !n_have;
-    integer b, k, q, j;
-    reg [3:0] kbytes;
-    always @* begin
-        kbytes = 0;
-        for (b = 0; b < 8; b = b + 1) kbytes = kbytes + {3'd0, in_keep[b]};
-    end
+    integer k, q, j;
+    wire [3:0] kbytes = in_nbytes;
 
     // ---- position: word offset, word address, pixel and image bytes left ----
     reg [WB-1:0] wo;

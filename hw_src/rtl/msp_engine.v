@@ -207,7 +207,7 @@ module msp_engine #(
     msp_act_writer #(.VW(VW), .AW(AW)) actw (
         .clk(aclk), .rst(rst), .start(run_start), .pix_bytes(chans), .img_bytes(img_bytes),
         .max_byte(max_byte(t_in)), .resume(img_resume),
-        .in_valid(to_act), .in_data(h_data), .in_keep(h_keep), .in_ready(actw_ready),
+        .in_valid(to_act), .in_data(h_data), .in_keep(h_keep), .in_nbytes(h_nbytes), .in_ready(actw_ready),
         .wr_en(actw_wr_en), .wr_addr(actw_addr), .wr_data(actw_data), .wr_be(actw_be),
         .img_done(img_done), .bad(actw_bad), .bad_index(actw_bad_index));
 
@@ -234,9 +234,9 @@ module msp_engine #(
             if (rx_wr_en && !bypass) begin fifo[f_wr] <= f_in; f_wr <= f_wr + 1'b1; end
             if (from_fifo) f_rd <= f_rd + 1'b1;
             fifo_n <= fifo_n + (rx_wr_en && !bypass) - from_fifo;
-            // registered: a beat the receiver takes while it is low lands a cycle later, so at
-            // most three entries are ever held
-            rx_hold <= fifo_n + (rx_wr_en && !bypass) - from_fifo >= 3'd2;
+            // registered, and counting no pop (a bound, from registers only): a beat the receiver
+            // takes while it is low lands a cycle later, so at most three entries are ever held
+            rx_hold <= fifo_n + rx_wr_en >= 3'd2;
             if (load) begin
                 hv <= from_fifo || bypass;
                 {h_nbytes, h_data, h_keep} <= from_fifo ? {f_out[77:74], f_out[63:0], f_out[71:64]}
@@ -257,7 +257,7 @@ module msp_engine #(
                 if (actw_be[bi]) act_mem[actw_addr][8*bi +: 8] <= actw_data[8*bi +: 8];
 
     // window former
-    wire              wg_next_first, wg_valid, wg_pad, wg_first, wg_last, wg_done;
+    wire              wg_next_first, wg_next_last, wg_valid, wg_pad, wg_first, wg_last, wg_done;
     wire [AW-1:0]     wg_addr;
     wire [BW-1:0]     wg_waddr;
     wire [15:0]       wg_pass;
@@ -268,7 +268,7 @@ module msp_engine #(
         .kh(win_kh), .kw(win_kw), .sh(op == OP_GAP ? 8'd1 : sh), .sw(op == OP_GAP ? 8'd1 : sw),
         .pad_top(op == OP_GAP ? 8'd0 : pad_top), .pad_left(op == OP_GAP ? 8'd0 : pad_left),
         .out_h(out_h), .out_w(out_w), .passes(passes), .pool(pooling),
-        .stall(wg_next_first && !allow_first), .next_first(wg_next_first),
+        .stall(wg_next_first && !allow_first), .next_first(wg_next_first), .next_last(wg_next_last),
         .valid(wg_valid), .addr(wg_addr), .waddr(wg_waddr), .pass(wg_pass), .pad(wg_pad),
         .first(wg_first), .last(wg_last), .done(wg_done));
 
@@ -365,14 +365,23 @@ module msp_engine #(
     wire capture = (pooling ? acc_full : acc_valid) && can_capture;
     reg        v2, last2;                          // a pool step, as the pool unit registers it
     always @(posedge aclk) begin v2 <= v1 && pooling && !rst; last2 <= last1; end
-    wire [1:0] inflight = (wg_valid && wg_last) + (v1 && last1) + (v2 && last2);
     reg  [2:0] w_open;                             // conv/linear passes begun and not yet captured
     always @(posedge aclk)
         if (rst || run_start) w_open <= 3'd0;
         else w_open <= w_open + (wg_valid && wg_first && weighted) - (capture && weighted);
-    wire [3:0] open_now = w_open + (wg_valid && wg_first) + os_open;
-    assign allow_first = pooling ? !acc_full && (inflight == 0 || (inflight == 1 && can_capture))
-                                 : open_now <= 4'd3;
+    // The rule is taken a cycle ahead, into a register (the stall reaches every register of the
+    // window former): from this cycle's state, a bound on the next cycle's, never below it.
+    // Pools: the next cycle's passes in flight (a last step may leave now), its acc_full, and its
+    // can_capture (no capture now, none held). Conv/linear: the next cycle's open passes are at
+    // most today's, plus a capture (it moves a pass from a bank to the output stage, where a
+    // held pass counts twice) plus a first step leaving now.
+    reg        allow_r;
+    wire [1:0] infl_next = wg_next_last + (wg_valid && wg_last) + (v1 && last1);
+    wire       pool_ok = !((acc_full && !capture) || (v2 && last2))
+                         && (infl_next == 2'd0 || (infl_next == 2'd1 && can_capture && !capture));
+    wire [3:0] open_next = w_open + os_open + (wg_valid && wg_first) + capture + (wg_next_first && allow_r);
+    always @(posedge aclk) allow_r <= pooling ? pool_ok : open_next <= 4'd3;
+    assign allow_first = allow_r;
 
     wire              os_valid;
     wire [63:0]       os_data;

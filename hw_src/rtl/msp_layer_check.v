@@ -74,10 +74,11 @@ module msp_layer_check #(
     // descriptor is held from start on, and the first of them is read a dozen cycles later): no
     // adder between the descriptor and a step's operands or a check's compare
     reg  [16:0] span_h, span_w;
-    reg  [31:0] slots, rows_sum;
+    reg  [31:0] slots_up, sp2_up, rows_sum;      // the dividends of steps 6 and 7 (rounding up)
     always @(posedge clk) begin
         span_h <= h + pt + pb; span_w <= w + pl + pr;
-        slots <= n_f4 + n_f4[0] + 2 * n_f8; rows_sum <= n_sp2 + n_f4 + n_f8;
+        slots_up <= n_f4 + n_f4[0] + 2 * n_f8 + DSP_ROWS - 1; sp2_up <= n_sp2 + LUT_ROWS - 1;
+        rows_sum <= n_sp2 + n_f4 + n_f8;
     end
     wire [31:0] pix = lin ? k : {16'd0, c};
     wire [31:0] chan_out = weighted ? oc : c;
@@ -134,9 +135,9 @@ module msp_layer_check #(
                     5: begin dnum <= span_w - kw; dden <= sw; end
                     6: begin
                         g <= (pix + VW - 1) >> VB;
-                        dnum <= n_sp2 + LUT_ROWS - 1; dden <= (LUT_ROWS == 0) ? 16'd1 : LUT_ROWS;
+                        dnum <= sp2_up; dden <= (LUT_ROWS == 0) ? 16'd1 : LUT_ROWS;
                     end
-                    default: begin dnum <= slots + DSP_ROWS - 1; dden <= DSP_ROWS; end
+                    default: begin dnum <= slots_up; dden <= DSP_ROWS; end
                 endcase
             end
         end else if (busy && (is_div ? ddone : mdone)) begin

@@ -67,7 +67,9 @@ module msp_stream_tx (
                 qleft <= qleft - {28'd0, in_nbytes};
                 last_bytes <= qleft[31:4] == 28'd0 && qleft[3:0] == in_nbytes;
             end
-            if (give) begin left <= left - {27'd0, beat_bytes}; end
+            // every beat but a packet's last carries 8 bytes (a short beat only once every byte
+            // is in), and after the last `left` is not read until the next start: a constant step
+            if (give) left <= left - 32'd8;
             if (give && m_axis_tlast) begin active <= 1'b0; done <= 1'b1; end
         end
     end

@@ -18,7 +18,8 @@ module msp_weight_loader #(
 ) (
     input  wire              clk,
     input  wire              rst,
-    input  wire              start,              // one cycle: a new layer (latch the geometry)
+    input  wire              start,              // one cycle: a new layer (latch the geometry, which
+                                                 // is held from a cycle before start on)
     input  wire [15:0]       taps,               // kh * kw (1 for linear)
     input  wire [15:0]       chans,              // IN_C (linear: K)
     input  wire [11:0]       groups,             // ceil(chans / VW)
@@ -166,7 +167,9 @@ module msp_weight_loader #(
     // inputs): an AND-OR of six terms, two LUT levels after the carry chains
     (* keep *) wire sel_st = start, sel_n = !start && !take_word;
     (* keep *) wire [3:0] sel_w = {4{!start && take_word}} & (4'd1 << na_sel);
-    wire [SL-1:0] slack_d = ({SL{sel_st}} & -{1'b0, need_0}) | ({SL{sel_n}} & s_none)
+    reg  [SL-1:0] slack_0;                       // start's: -need_0, from the held geometry
+    always @(posedge clk) slack_0 <= -{1'b0, need_0};
+    wire [SL-1:0] slack_d = ({SL{sel_st}} & slack_0) | ({SL{sel_n}} & s_none)
         | ({SL{sel_w[0]}} & s_w0) | ({SL{sel_w[1]}} & s_w1) | ({SL{sel_w[2]}} & s_w2) | ({SL{sel_w[3]}} & s_w3);
     always @(posedge clk) slack <= slack_d;    // (held while idle: no word, no beat)
     wire [4*CAP-1:0] kept = take_word ? nb >> (4 * need) : nb;

@@ -33,6 +33,7 @@ async def send(dut, packet: bytes, rng: random.Random, gaps: float) -> None:
         dut.in_valid.value = 1
         dut.in_data.value = int.from_bytes(beat.ljust(8, b"\0"), "little")
         dut.in_keep.value = (1 << len(beat)) - 1
+        dut.in_nbytes.value = len(beat)
         while True:
             await ReadOnly()
             ready = int(dut.in_ready.value)
@@ -88,7 +89,7 @@ async def run_packet(dut, vw, pix, img, batch, rng, gaps=0.3, resume_delay=6, ma
 
 async def setup(dut):
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    for name in ("rst", "start", "resume", "in_valid", "in_data", "in_keep", "pix_bytes", "img_bytes", "max_byte"):
+    for name in ("rst", "start", "resume", "in_valid", "in_data", "in_keep", "in_nbytes", "pix_bytes", "img_bytes", "max_byte"):
         getattr(dut, name).value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
@@ -124,6 +125,7 @@ async def dense_stream_one_beat_per_cycle(dut):
     await start(dut, 64, 8 * beats, 255)
     dut.in_valid.value = 1
     dut.in_keep.value = 0xFF
+    dut.in_nbytes.value = 8
     taken, cycles = 0, 0
     while taken < beats:
         dut.in_data.value = taken
