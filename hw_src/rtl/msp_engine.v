@@ -257,7 +257,7 @@ module msp_engine #(
                 if (actw_be[bi]) act_mem[actw_addr][8*bi +: 8] <= actw_data[8*bi +: 8];
 
     // window former
-    wire              wg_next_first, wg_next_last, wg_valid, wg_pad, wg_first, wg_last, wg_done;
+    wire              wg_next_first, wg_valid, wg_pad, wg_first, wg_last, wg_done;
     wire [AW-1:0]     wg_addr;
     wire [BW-1:0]     wg_waddr;
     wire [15:0]       wg_pass;
@@ -268,7 +268,7 @@ module msp_engine #(
         .kh(win_kh), .kw(win_kw), .sh(op == OP_GAP ? 8'd1 : sh), .sw(op == OP_GAP ? 8'd1 : sw),
         .pad_top(op == OP_GAP ? 8'd0 : pad_top), .pad_left(op == OP_GAP ? 8'd0 : pad_left),
         .out_h(out_h), .out_w(out_w), .passes(passes), .pool(pooling),
-        .stall(wg_next_first && !allow_first), .next_first(wg_next_first), .next_last(wg_next_last),
+        .stall(wg_next_first && !allow_first), .next_first(wg_next_first),
         .valid(wg_valid), .addr(wg_addr), .waddr(wg_waddr), .pass(wg_pass), .pad(wg_pad),
         .first(wg_first), .last(wg_last), .done(wg_done));
 
@@ -369,19 +369,10 @@ module msp_engine #(
     always @(posedge aclk)
         if (rst || run_start) w_open <= 3'd0;
         else w_open <= w_open + (wg_valid && wg_first && weighted) - (capture && weighted);
-    // The rule is taken a cycle ahead, into a register (the stall reaches every register of the
-    // window former): from this cycle's state, a bound on the next cycle's, never below it.
-    // Pools: the next cycle's passes in flight (a last step may leave now), its acc_full, and its
-    // can_capture (no capture now, none held). Conv/linear: the next cycle's open passes are at
-    // most today's, plus a capture (it moves a pass from a bank to the output stage, where a
-    // held pass counts twice) plus a first step leaving now.
-    reg        allow_r;
-    wire [1:0] infl_next = wg_next_last + (wg_valid && wg_last) + (v1 && last1);
-    wire       pool_ok = !((acc_full && !capture) || (v2 && last2))
-                         && (infl_next == 2'd0 || (infl_next == 2'd1 && can_capture && !capture));
-    wire [3:0] open_next = w_open + os_open + (wg_valid && wg_first) + capture + (wg_next_first && allow_r);
-    always @(posedge aclk) allow_r <= pooling ? pool_ok : open_next <= 4'd3;
-    assign allow_first = allow_r;
+    wire [1:0] inflight = (wg_valid && wg_last) + (v1 && last1) + (v2 && last2);
+    wire [3:0] open_now = w_open + (wg_valid && wg_first) + os_open;
+    assign allow_first = pooling ? !acc_full && (inflight == 0 || (inflight == 1 && can_capture))
+                                 : open_now <= 4'd3;
 
     wire              os_valid;
     wire [63:0]       os_data;

@@ -56,7 +56,6 @@ module msp_window_gen #(
     input  wire               pool,
     input  wire               stall,      // hold the step (valid drops meanwhile)
     output wire               next_first, // the step emitted at the next edge (unless stalled) is a first
-    output wire               next_last,  // ... is a last
     output reg                valid,
     output reg  [ADDR_W-1:0]  addr,
     output reg  [WADDR_W-1:0] waddr,
@@ -131,7 +130,6 @@ module msp_window_gen #(
     wire step_first = (i == 0) && (j == 0) && (g == 0);
     wire step_last  = i_end && j_end && g_end;
     assign next_first = run && step_first;
-    assign next_last  = run && step_last;
 
     always @(posedge clk) begin
         done <= 1'b0;
