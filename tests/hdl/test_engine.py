@@ -6,7 +6,9 @@
   half of the whole replay's cycles: `make hw-replay` runs it, and the contract cases have convs
   with fewer channels than a word);
 - small layers of every op and every error code (tests/hdl/engine_cases.py, run by
-  tb_engine_cases.py in the same simulation), also within 10% of the cycle model.
+  tb_engine_cases.py in the same simulation), also within 15% of the cycle model;
+- layers of random geometry (seeded: engine_cases.RANDOM_SEED, MSP_ENGINE_SEED draws others) and
+  layers that fill each buffer exactly, and the same one word or row over (tb_engine_cases.py);
 
 The whole network replays with ``make hw-replay`` (scripts/hw_replay.py; ``--sim icarus`` for a
 four-state run)."""
@@ -20,6 +22,8 @@ from msp_pynq.boards.profiles import get_profile
 from msp_pynq.hw import replay
 from msp_pynq.engine.cycles import modelled_cycles
 from msp_pynq.engine.registers import Op
+
+from .engine_cases import SEED_ENV, random_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"
@@ -54,6 +58,7 @@ def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path
     assert set(picked) == {"conv2d 3x3/1 C<VW", "conv2d 3x3/1", "conv2d 3x3/2", "conv2d 1x1/2", "add",
                            "global_avg_pool", "linear"}
     del picked["conv2d 3x3/1 C<VW"]
+    print(f"random layers: seed {random_seed()} ({SEED_ENV} draws others)")
     results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path,
                        extra_test_modules=["tb_engine_cases"], test_dir=Path(__file__).parent)
     assert len(results) == len(picked) and all(r["bit_exact"] for r in results), results
