@@ -9,6 +9,8 @@
   tb_engine_cases.py in the same simulation), also within 15% of the cycle model;
 - layers of random geometry (seeded: engine_cases.RANDOM_SEED, MSP_ENGINE_SEED draws others) and
   layers that fill each buffer exactly, and the same one word or row over (tb_engine_cases.py);
+- every kind of layer under TVALID gaps and TREADY backpressure, and the driver's recovery
+  from an MM2S or S2MM transfer stopped mid-packet (tb_engine_stress.py);
 
 The whole network replays with ``make hw-replay`` (scripts/hw_replay.py; ``--sim icarus`` for a
 four-state run)."""
@@ -60,9 +62,10 @@ def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path
     del picked["conv2d 3x3/1 C<VW"]
     print(f"random layers: seed {random_seed()} ({SEED_ENV} draws others)")
     results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path,
-                       extra_test_modules=["tb_engine_cases"], test_dir=Path(__file__).parent)
+                       extra_test_modules=["tb_engine_cases", "tb_engine_stress"], test_dir=Path(__file__).parent)
     assert len(results) == len(picked) and all(r["bit_exact"] for r in results), results
     profile = get_profile("pynq-z2")
     for r in results:
         model = modelled_cycles(layers[r["layer"]].descriptor, profile)
         assert abs(model - r["cycles"]) <= 0.10 * r["cycles"], (r["what"], r["cycles"], model)
+
