@@ -11,6 +11,7 @@
   layers that fill each buffer exactly, and the same one word or row over (tb_engine_cases.py);
 - every kind of layer under TVALID gaps and TREADY backpressure, and the driver's recovery
   from an MM2S or S2MM transfer stopped mid-packet (tb_engine_stress.py);
+- and, in a second build at the ZCU104's generics (VW 32), the contract cases and random layers.
 
 The whole network replays with ``make hw-replay`` (scripts/hw_replay.py; ``--sim icarus`` for a
 four-state run)."""
@@ -69,3 +70,11 @@ def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path
         model = modelled_cycles(layers[r["layer"]].descriptor, profile)
         assert abs(model - r["cycles"]) <= 0.10 * r["cycles"], (r["what"], r["cycles"], model)
 
+
+def test_contract_cases_and_random_layers_on_the_zcu104_rtl(tmp_path):
+    """The ZCU104's engine (VW 32, 40 LUT rows, 96 DSP slots: its profile's generics, as
+    msp_pynq.hw.simulate builds them): the contract cases and the random layers, bit for bit."""
+    from msp_pynq.hw.simulate import replay as simulate
+    print(f"random layers: seed {random_seed()} ({SEED_ENV} draws others)")
+    simulate("zcu104", None, build_dir=tmp_path, extra_test_modules=["tb_engine_cases"],
+             testcase="contract_cases,random_layers", test_dir=Path(__file__).parent)
