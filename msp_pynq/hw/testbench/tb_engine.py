@@ -5,8 +5,9 @@ S2MM packet, read by its AXI4-Stream sink, with the recorded one byte for byte.
 Environment: MSP_REPLAY (a replay file, msp_pynq.hw.replay), MSP_REPLAY_LAYERS (comma-separated
 layer indices, default all), MSP_REPLAY_OUT (a JSON file for each layer's result and cycles).
 
-:func:`setup_engine` and :func:`run_layer` are shared with tests/hdl/tb_engine_cases.py (small
-layers of every op and every error code), which :mod:`msp_pynq.hw.simulate` runs alongside when
+:func:`setup_engine`, :func:`run_layer` (or :func:`start_layer` and :func:`finish_layer`) and
+:func:`recover` are shared with tests/hdl/tb_engine_cases.py (small layers of every op and every
+error code) and tests/hdl/tb_engine_stress.py (stalls, recovery mid-packet, random layers), which :mod:`msp_pynq.hw.simulate` runs alongside when
 asked to. Loaded by the simulator only (cocotb, cocotbext-axi: the ``hdl`` extra)."""
 import json
 import logging
@@ -16,7 +17,7 @@ import cocotb
 from cocotb.triggers import ClockCycles
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
-from msp_pynq.engine.registers import CTRL_START, ST_DONE, ST_ERROR, Reg, describe_status
+from msp_pynq.engine.registers import CTRL_SOFT_RESET, CTRL_START, ST_DONE, ST_ERROR, Reg, describe_status
 from msp_pynq.hw import replay
 from msp_pynq.hw.testbench.tb_common import reset, start_clock
 
@@ -32,13 +33,23 @@ async def setup_engine(dut):
     return axil, source, sink
 
 
-async def run_layer(dut, axil, source, sink, registers: dict, packets: list, max_cycles: int) -> dict:
-    """Write the descriptor, START, stream the packets; wait for DONE or ERROR (bounded)."""
+async def start_layer(axil, source, registers: dict, packets: list) -> None:
+    """Write the descriptor, START, queue the packets on the MM2S source."""
     for offset, value in sorted(registers.items()):
         await axil.write_dword(offset, value)
     await axil.write_dword(Reg.CONTROL, CTRL_START)
     for packet in packets:
         await source.send(AxiStreamFrame(packet))
+
+
+async def run_layer(dut, axil, source, sink, registers: dict, packets: list, max_cycles: int) -> dict:
+    """Write the descriptor, START, stream the packets; wait for DONE or ERROR (bounded)."""
+    await start_layer(axil, source, registers, packets)
+    return await finish_layer(dut, axil, sink, max_cycles)
+
+
+async def finish_layer(dut, axil, sink, max_cycles: int) -> dict:
+    """Wait for DONE or ERROR (bounded); the output packet (on DONE), STATUS, CYCLES, ERROR_INFO."""
     status, waited = 0, 0
     while not status & (ST_DONE | ST_ERROR):
         await ClockCycles(dut.aclk, 64)
@@ -52,6 +63,25 @@ async def run_layer(dut, axil, source, sink, registers: dict, packets: list, max
     cycles = await axil.read_dword(Reg.CYCLES_LO) | await axil.read_dword(Reg.CYCLES_HI) << 32
     info = await axil.read_dword(Reg.ERROR_INFO)
     return {"status": status, "output": output, "cycles": cycles, "error_info": info}
+
+
+def dma_reset(source, sink) -> None:
+    """The AXI DMA's soft reset, as the engine sees it: MM2S aborts its packet (TVALID falls, no
+    TLAST follows, the queued packets are gone) and S2MM drops a partial output packet."""
+    for bus in (source, sink):
+        bus._handle_reset(True)
+        bus.clear()
+    for bus in (source, sink):
+        bus._handle_reset(False)
+
+
+async def recover(dut, axil, source, sink) -> int:
+    """The driver's recovery after an error or a timeout (docs/registers.md 6, msp_pynq.runtime's
+    ``recover``): the DMA's reset, then the engine's soft reset; returns STATUS 16 cycles later."""
+    dma_reset(source, sink)
+    await axil.write_dword(Reg.CONTROL, CTRL_SOFT_RESET)
+    await ClockCycles(dut.aclk, 16)
+    return await axil.read_dword(Reg.STATUS)
 
 
 @cocotb.test()
