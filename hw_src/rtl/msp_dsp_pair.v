@@ -9,9 +9,8 @@
 // So an 8-bit row costs the DSP core two 4-bit row slots.
 // PIPE = 0: combinational. PIPE = 1: pipelined, one new input per cycle, sums LATENCY cycles
 // later: each lane's DSP gets its A/B input registers (the packed weight and the fixed8 mux come
-// before them), M and P registers (3 cycles); the packed tree has a register after every level
-// (clog2(VW) cycles: two levels of its 38-bit adds missed the XCZU7EV-2 target; the registers
-// sit in the adders' own slices); the split is two stages (hi = total - lo; then whole = lo + 16 hi).
+// before them), M and P registers (3 cycles); the packed tree has a register every two levels
+// (ceil(clog2(VW) / 2) cycles); the split is two stages (hi = total - lo; then whole = lo + 16 hi).
 `default_nettype none
 module msp_dsp_pair #(
     parameter integer VW    = 16,
@@ -27,7 +26,7 @@ module msp_dsp_pair #(
     output wire signed [OUT_W-1:0] sum_b
 );
     localparam integer PW = 34 + $clog2(VW);          // packed product sum width
-    localparam integer TREE_LAT = PIPE != 0 ? $clog2(VW) : 0;    // msp_adder_tree's LATENCY
+    localparam integer TREE_LAT = PIPE != 0 ? ($clog2(VW) + 1) / 2 : 0;    // msp_adder_tree's LATENCY
     localparam integer LATENCY = PIPE != 0 ? 3 + TREE_LAT + 2 : 0;
     wire [PW*VW-1:0] products;
     genvar i;
@@ -53,7 +52,7 @@ module msp_dsp_pair #(
         end
     endgenerate
     wire signed [PW-1:0] total;
-    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW), .REG_EVERY(PIPE != 0 ? 1 : 0)) tree (.clk(clk), .x(products), .sum(total));
+    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW), .REG_EVERY(PIPE != 0 ? 2 : 0)) tree (.clk(clk), .x(products), .sum(total));
     generate
         if (PIPE != 0) begin : split
             // fixed8 travels with the data: 3 (DSP) + tree + 1 (hi stage) cycles to the last stage

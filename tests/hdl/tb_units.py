@@ -214,7 +214,7 @@ async def dsp_pair_pipelined_streams(dut):
     from cocotb.triggers import RisingEdge, ReadOnly
     from msp_pynq.numerics.schemes import FIXED4_DECODE, decode
     lat = int(dut.LATENCY.value)
-    assert lat == 3 + (VW.bit_length() - 1) + 2     # A/B, M, P; the tree (a register a level); the split
+    assert lat == 3 + (VW.bit_length() - 1 + 1) // 2 + 2     # A/B, M, P; the tree; the split
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     await RisingEdge(dut.clk)
     rng = np.random.default_rng(6)
