@@ -104,6 +104,19 @@ module msp_act_writer #(
     wire p_lend = p_hnz && !p_lo[4];
     wire i_lend = i_hnz && !i_lo[4];
     wire [4:0] n = go ? {1'b0, piece} : 5'd0;
+    // the lo counts after this cycle's piece: one candidate per piece size (a register, a
+    // constant and the lend flag: a LUT a bit), chosen by `used`, so no adder follows the piece
+    reg [4:0] p_lo_n, i_lo_n, qv;
+    always @* begin
+        p_lo_n = 5'd0; i_lo_n = 5'd0;
+        for (q = 0; q <= 8; q = q + 1) begin
+            qv = q[4:0];
+            if (used[q]) begin
+                p_lo_n = p_lo_n | (p_lo - qv + {p_lend, 4'd0});
+                i_lo_n = i_lo_n | (i_lo - qv + {i_lend, 4'd0});
+            end
+        end
+    end
 
     always @(posedge clk) begin
         wr_en <= 1'b0;
@@ -137,13 +150,13 @@ module msp_act_writer #(
             if (pix_end || img_end || p_lo == 0) begin           // (p_lo == 0: after start)
                 p_hi <= pix_hi; p_lo <= pix_lo; p_hnz <= pix_hnz; t_pix <= pix_t;
             end else begin
-                p_lo <= p_lo - n + {p_lend, 4'd0}; t_pix <= nt_pix;
+                p_lo <= p_lo_n; t_pix <= nt_pix;
                 if (p_lend) begin p_hi <= p_hi - 1'b1; p_hnz <= p_hi != 1; end
             end
             if (img_end || i_lo == 0) begin
                 i_hi <= img_hi; i_lo <= img_lo; i_hnz <= img_hnz; t_img <= img_t;
             end else begin
-                i_lo <= i_lo - n + {i_lend, 4'd0}; t_img <= nt_img;
+                i_lo <= i_lo_n; t_img <= nt_img;
                 if (i_lend) begin i_hi <= i_hi - 1'b1; i_hnz <= i_hi != 1; end
             end
             // beats (take is only while nxt is empty)

@@ -452,7 +452,8 @@ module msp_engine #(
                     if (!rx_armed && rx_pkt < npkts) rx_armed <= 1'b1;
                     if (rx_done) begin
                         rx_armed <= 1'b0; rx_pkt <= rx_pkt + 1'b1; tag_in <= rx_pkt + 1'b1;
-                        len_ok[rx_pkt] <= 1'b1; packets <= packets + 1'b1;
+                        // (a one-hot OR: a variable bit index becomes 32-bit index arithmetic)
+                        len_ok <= len_ok | (3'd1 << rx_pkt); packets <= packets + 1'b1;
                     end
                     pc_v <= to_prm; pc_bad <= prm_bad_now; pc_row <= prm_row;
                     if (to_prm) prm_row <= prm_row + 1'b1;
