@@ -8,7 +8,7 @@ ARM CPU too.
 >>> from msp_pynq.jupyter import find_file
 >>> p = model_bundle(find_file("models/resnet20-msp8-exact.zcu104.mspb"), batches=(1, 16))
 >>> [(x.batch, round(x.engine_fps)) for x in p]
-[(1, 1259), (16, 1446)]
+[(1, 1253), (16, 1445)]
 >>> bundle_macs(find_file("models/resnet20-msp8-exact.zcu104.mspb"))
 40813184
 

@@ -18,7 +18,7 @@ Each batch size runs for a few seconds (at least ``min_runs`` runs, after one wa
 >>> [p.batch for p in t.points], t.engine_kind
 ([1, 2], 'modelled')
 >>> round(t.points[0].engine_fps)
-566
+563
 
 Needs numpy and pynq only (board side).
 """
