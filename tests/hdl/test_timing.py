@@ -287,6 +287,7 @@ def test_bad_input(tmp_path):
 # output stage at a small array (its paths do not lengthen with the unit count; minutes at full).
 MEETING_PYNQ_Z2 = {"msp_mac_array": None, "msp_window_gen": None, "msp_requant_pipe": None, "msp_add_unit": None,
                    "msp_stream_rx": None, "msp_stream_tx": None, "msp_act_writer": None,
+                   "msp_weight_loader": None, "msp_layer_check": None,
                    "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64}}
 
 
