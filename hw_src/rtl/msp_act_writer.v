@@ -28,7 +28,7 @@ module msp_act_writer #(
     input  wire              resume,             // one cycle: the buffer is free for the next image
     input  wire              in_valid,
     input  wire [63:0]       in_data,
-    input  wire [7:0]        in_keep,            // (for the range check)
+    input  wire [7:0]        in_keep,            // (for the range check's lanes)
     input  wire [3:0]        in_nbytes,          // TKEEP's ones, counted a cycle ahead (the beat FIFO)
     output wire              in_ready,
     output reg               wr_en,
@@ -170,7 +170,7 @@ module msp_act_writer #(
         end
     end
 
-    msp_range_check check (.clk(clk), .clear(rst || start), .take(take), .data(in_data), .keep(in_keep),
+    msp_range_check check (.clk(clk), .clear(rst || start), .take(take), .data(in_data), .keep(in_keep), .nbytes(in_nbytes),
         .max_byte(max_byte), .bad(bad), .bad_index(bad_index));
 endmodule
 `default_nettype wire

@@ -412,7 +412,7 @@ module msp_engine #(
     wire        b_bad;
     wire [31:0] b_bad_index;
     msp_range_check b_check (.clk(aclk), .clear(rst || run_start), .take(to_add && img_done && add_ready),
-        .data(h_data), .keep(h_keep), .max_byte(max_byte(t_b)), .bad(b_bad), .bad_index(b_bad_index));
+        .data(h_data), .keep(h_keep), .nbytes(h_nbytes), .max_byte(max_byte(t_b)), .bad(b_bad), .bad_index(b_bad_index));
     // BAD_DATA is raised once its packet has arrived at the right length (else STREAM_LENGTH wins)
     reg [3:0]  bad_pkt;
     reg [31:0] bad_info;

@@ -74,18 +74,16 @@ module msp_layer_check #(
     // descriptor is held from start on, and the first of them is read a dozen cycles later): no
     // adder between the descriptor and a step's operands or a check's compare
     reg  [16:0] span_h, span_w;
+    // (k, a step's product, is settled long before step 12 reads k_half)
     reg  [31:0] slots_up, sp2_up, rows_sum;      // the dividends of steps 6 and 7 (rounding up)
+    reg  [31:0] k_half, rows_4;                  // step 12's operands
     always @(posedge clk) begin
         span_h <= h + pt + pb; span_w <= w + pl + pr;
         slots_up <= n_f4 + n_f4[0] + 2 * n_f8 + DSP_ROWS - 1; sp2_up <= n_sp2 + LUT_ROWS - 1;
-        rows_sum <= n_sp2 + n_f4 + n_f8;
+        rows_4 <= n_sp2 + n_f4; rows_sum <= n_sp2 + n_f4 + n_f8; k_half <= (k + 1) >> 1;
     end
     wire [31:0] pix = lin ? k : {16'd0, c};
     wire [31:0] chan_out = weighted ? oc : c;
-    // operands that are sums get their own register, kept up to date every cycle (their inputs
-    // are settled long before their step): no adder in front of the operand choice
-    reg  [31:0] k_half, rows_4;
-    always @(posedge clk) begin k_half <= (k + 1) >> 1; rows_4 <= n_sp2 + n_f4; end
     reg  [31:0] ma, mb;
     always @* begin
         case (step)

@@ -11,20 +11,14 @@ module msp_range_check (
     input  wire        take,                   // a beat is taken this cycle
     input  wire [63:0] data,
     input  wire [7:0]  keep,
+    input  wire [3:0]  nbytes,                 // keep's ones (the beat FIFO counts them)
     input  wire [7:0]  max_byte,
     output reg         bad,
     output reg  [31:0] bad_index
 );
     integer b;
     reg [7:0] over;
-    reg [3:0] n;
-    always @* begin
-        n = 0;
-        for (b = 0; b < 8; b = b + 1) begin
-            n = n + {3'd0, keep[b]};
-            over[b] = keep[b] && data[8*b +: 8] > max_byte;
-        end
-    end
+    always @* for (b = 0; b < 8; b = b + 1) over[b] = keep[b] && data[8*b +: 8] > max_byte;
     reg       v1;
     reg [7:0] over1;
     reg [3:0] n1;
@@ -35,7 +29,7 @@ module msp_range_check (
         for (b = 7; b >= 0; b = b - 1) if (over1[b]) lane = b[2:0];
     end
     always @(posedge clk) begin
-        v1 <= take && !clear; over1 <= over; n1 <= n;
+        v1 <= take && !clear; over1 <= over; n1 <= nbytes;
         if (clear) begin
             bad <= 1'b0; bad_index <= 0; seen <= 0;
         end else if (v1) begin

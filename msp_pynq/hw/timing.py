@@ -613,8 +613,15 @@ def absorbable_dsp_registers(cells: dict) -> "dict[str, frozenset[str]]":
     Vivado would take into the DSP: every A (B) bit from a flip-flop that feeds this DSP only, or
     every P bit the DSP drives read only by flip-flops or shift registers (P is not cascaded).
 
-    >>> absorbable_dsp_registers({})
-    {}
+    >>> ff = lambda d, q: {"type": "FDRE", "port_directions": {"D": "input", "Q": "output"},
+    ...                    "connections": {"D": [d], "Q": [q]}}
+    >>> dsp = {"type": "DSP48E2", "port_directions": {"A": "input", "B": "input", "P": "output"},
+    ...        "connections": {"A": [10], "B": [11], "P": [20]}, "parameters": {"AREG": 0, "BREG": 0, "PREG": 0}}
+    >>> lut = {"type": "LUT1", "port_directions": {"I0": "input", "O": "output"},
+    ...        "connections": {"I0": [11], "O": [40]}}
+    >>> cells = {"a": ff(1, 10), "b": ff(2, 11), "m": dsp, "p": ff(20, 30), "l": lut}
+    >>> sorted(absorbable_dsp_registers(cells)["m"])      # b also feeds a LUT: no BREG
+    ['AREG', 'PREG']
     """
     readers: dict = {}
     drivers: dict = {}
