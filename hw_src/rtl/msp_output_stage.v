@@ -161,7 +161,8 @@ module msp_output_stage #(
     assign can_capture = !held_full;
     // (a held pass that cannot move on yet, before the pass table is built, counts as two: the
     // engine's open-pass rule takes a held pass to mean a busy drain behind it)
-    assign n_open = held_full + busy + (held_full && !busy && !tdone);
+    // (as gates, not a sum: a carry chain here sat on the engine's stall path)
+    assign n_open = {held_full && (busy || !tdone), held_full ? !busy && tdone : busy};
 
     // the cursor: the current segment's item (unit, channel), the one after it, items left and
     // their flags; the next two segments; whether a lane pair may straddle into the next segment

@@ -1,8 +1,9 @@
 // msp_range_check: the BAD_DATA check of an unsigned input stream (u4: 15, u5: 31): `bad` rises
 // for the first byte above `max_byte` and `bad_index` holds that byte's index in the packet.
-// Two register stages (lane flags and byte count, then the count and the index), so the compare
-// never meets the packet-wide count in one cycle: `bad` follows its beat by two cycles, far less
-// than any layer takes between a packet's last beat and its DONE. Used by the activation writer
+// Three register stages (lane flags and byte count; the count and the first lane; the index), so
+// neither the compare nor the lane's priority encoder meets the packet-wide 32-bit sum in one
+// cycle: `bad` follows its beat by three cycles, far less than any layer takes between a
+// packet's last beat and its DONE. Used by the activation writer
 // and by the engine for add's input b.
 `default_nettype none
 module msp_range_check (
@@ -28,13 +29,17 @@ module msp_range_check (
         lane = 0;
         for (b = 7; b >= 0; b = b - 1) if (over1[b]) lane = b[2:0];
     end
+    reg        hit2;                           // stage 3: a byte over, at seen2 + lane2
+    reg [2:0]  lane2;
+    reg [31:0] seen2;
     always @(posedge clk) begin
         v1 <= take && !clear; over1 <= over; n1 <= nbytes;
+        hit2 <= v1 && !clear && over1 != 0; lane2 <= lane; seen2 <= seen;
         if (clear) begin
-            bad <= 1'b0; bad_index <= 0; seen <= 0;
-        end else if (v1) begin
-            seen <= seen + {28'd0, n1};
-            if (over1 != 0 && !bad) begin bad <= 1'b1; bad_index <= seen + {29'd0, lane}; end
+            bad <= 1'b0; bad_index <= 0; seen <= 0; hit2 <= 1'b0;
+        end else begin
+            if (v1) seen <= seen + {28'd0, n1};
+            if (hit2 && !bad) begin bad <= 1'b1; bad_index <= seen2 + {29'd0, lane2}; end
         end
     end
 endmodule

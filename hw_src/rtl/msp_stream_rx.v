@@ -8,7 +8,9 @@
 // `flush` (the soft reset) returns it to IDLE at once, whatever it was doing, and never drains:
 // the documented recovery (docs/registers.md 4) resets the AXI DMA first, which aborts the MM2S
 // packet, so no tail of it (and no TLAST) will follow. Draining to a TLAST would then swallow
-// the next layer's first packet (issue 15). In IDLE TREADY is low, so nothing is lost either way.
+// the next layer's first packet. The stream enters through a registered slice (msp_axis_slice,
+// with TKEEP's ones counted on the way in), so the DMA's registers meet flip-flops here: up to
+// two beats wait in it while the receiver is IDLE, and `flush` drops them.
 `default_nettype none
 module msp_stream_rx (
     input  wire        aclk,
@@ -20,7 +22,7 @@ module msp_stream_rx (
     input  wire [7:0]  s_axis_tkeep,
     input  wire        s_axis_tlast,
     input  wire        s_axis_tvalid,
-    output wire        s_axis_tready,
+    output wire        s_axis_tready,  // (a register)
     // control
     input  wire        arm,            // one cycle: expect a packet of expect_bytes
     input  wire [31:0] expect_bytes,
@@ -42,16 +44,24 @@ module msp_stream_rx (
     reg [31:0] rem;                  // want - count
     reg        rem_lt8, rem_le8;     // rem < 8, rem <= 8
 
-    assign s_axis_tready = (state == RECV && !hold) || (state == DRAIN);
-    wire beat = s_axis_tvalid && s_axis_tready;
-
-    // bytes in this beat: TKEEP marks the valid low lanes (count its ones)
+    // bytes in the incoming beat: TKEEP marks the valid low lanes (count its ones)
     integer i;
-    reg [3:0] nbytes;
+    reg [3:0] in_nbytes;
     always @* begin
-        nbytes = 4'd0;
-        for (i = 0; i < 8; i = i + 1) nbytes = nbytes + {3'd0, s_axis_tkeep[i]};
+        in_nbytes = 4'd0;
+        for (i = 0; i < 8; i = i + 1) in_nbytes = in_nbytes + {3'd0, s_axis_tkeep[i]};
     end
+    // the beat at the slice's output: data, keep, last, its byte count
+    wire [63:0] b_data;
+    wire [7:0]  b_keep;
+    wire        b_last, b_valid;
+    wire [3:0]  nbytes;
+    wire        b_ready = (state == RECV && !hold) || (state == DRAIN);
+    msp_axis_slice #(.W(77)) slice (.clk(aclk), .rst(!aresetn || flush),
+        .s_data({in_nbytes, s_axis_tlast, s_axis_tkeep, s_axis_tdata}), .s_valid(s_axis_tvalid),
+        .s_ready(s_axis_tready), .m_data({nbytes, b_last, b_keep, b_data}), .m_valid(b_valid),
+        .m_ready(b_ready));
+    wire beat = b_valid && b_ready;
     wire [31:0] total = count + {28'd0, nbytes};
     wire        over  = rem_lt8 && nbytes > rem[3:0];             // total > want
     wire        exact = rem_le8 && nbytes == rem[3:0];            // total == want
@@ -77,17 +87,17 @@ module msp_stream_rx (
                     rem_lt8 <= expect_bytes < 32'd8; rem_le8 <= expect_bytes <= 32'd8;
                 end
                 RECV: if (beat) begin
-                    if (over || (s_axis_tlast && !exact)) begin
+                    if (over || (b_last && !exact)) begin
                         len_error <= 1'b1; got_bytes <= total;
-                        state <= s_axis_tlast ? IDLE : DRAIN;
+                        state <= b_last ? IDLE : DRAIN;
                     end else begin
-                        wr_en <= 1'b1; wr_addr <= count; wr_data <= s_axis_tdata; wr_keep <= s_axis_tkeep;
+                        wr_en <= 1'b1; wr_addr <= count; wr_data <= b_data; wr_keep <= b_keep;
                         wr_nbytes <= nbytes;
                         count <= total; rem <= rem - {28'd0, nbytes}; rem_lt8 <= lt8_n; rem_le8 <= le8_n;
-                        if (s_axis_tlast) begin done <= 1'b1; got_bytes <= total; state <= IDLE; end
+                        if (b_last) begin done <= 1'b1; got_bytes <= total; state <= IDLE; end
                     end
                 end
-                DRAIN: if (beat && s_axis_tlast) state <= IDLE;
+                DRAIN: if (beat && b_last) state <= IDLE;
                 default: state <= IDLE;
             endcase
         end

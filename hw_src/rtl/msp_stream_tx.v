@@ -3,6 +3,8 @@
 // the last has TKEEP = 0xFF; the last has TLAST and TKEEP marking its valid low lanes.
 // `start` with `total_bytes` begins a packet. The producer offers 1 to 8 bytes per cycle
 // (`in_nbytes`, low lanes of `in_data`), and `done` pulses when the last beat is accepted.
+// The beats leave through a registered slice (msp_axis_slice): every M_AXIS output is a flip-flop,
+// so the DMA's S2MM side meets registers, at one cycle more of latency.
 `default_nettype none
 module msp_stream_tx (
     input  wire        aclk,
@@ -30,16 +32,24 @@ module msp_stream_tx (
     // the bytes left to send (a down-counter), not sums against the packet size.
     reg         last_bytes;                                   // every byte of the packet taken
     reg [31:0]  qleft, left;                                  // bytes still to take, to send
+    // a beat offered is the last when left <= 8: every beat but the last carries 8 bytes, and a
+    // beat is offered only with 8 bytes or every byte in (fill <= left), so it carries them all
+    reg         left_le8, left_le16;
 
-    wire [4:0]  beat_bytes = (fill >= 5'd8) ? 5'd8 : fill;
-    assign m_axis_tvalid = active && (fill >= 5'd8 || (fill != 5'd0 && last_bytes));
-    assign m_axis_tdata  = buffer[63:0];
-    assign m_axis_tkeep  = (beat_bytes == 5'd8) ? 8'hFF : ((8'd1 << beat_bytes) - 8'd1);
-    assign m_axis_tlast  = left[31:4] == 28'd0 && left[3:0] == beat_bytes[3:0];
+    // the beat offered to the slice
+    wire        c_valid = active && (fill >= 5'd8 || (fill != 5'd0 && last_bytes));
+    reg  [7:0]  c_keep;                                       // lane k: min(fill, 8) > k
+    integer k;
+    always @* for (k = 0; k < 8; k = k + 1) c_keep[k] = {27'd0, fill} > k;
+    wire        c_last  = left_le8;
+    wire        c_ready;
+    msp_axis_slice #(.W(73)) slice (.clk(aclk), .rst(!aresetn || flush),
+        .s_data({c_last, c_keep, buffer[63:0]}), .s_valid(c_valid), .s_ready(c_ready),
+        .m_data({m_axis_tlast, m_axis_tkeep, m_axis_tdata}), .m_valid(m_axis_tvalid), .m_ready(m_axis_tready));
     assign in_ready      = active && fill <= 5'd8 && !last_bytes;
 
     wire        take = in_valid && in_ready;
-    wire        give = m_axis_tvalid && m_axis_tready;
+    wire        give = c_valid && c_ready;
     wire [4:0]  in_n  = take ? {1'b0, in_nbytes} : 5'd0;
     // A beat given is 8 bytes, or the packet's last bytes (nothing above them), so what is kept
     // is the buffer past 8 bytes; a producer's bytes are taken only while fill <= 8, so they go
@@ -51,13 +61,15 @@ module msp_stream_tx (
     wire [127:0] incoming = !take ? 128'd0 : give ? inm : inm << (8 * fill);
 
     always @(posedge aclk) begin
-        done <= 1'b0;
+        // the packet's last beat leaves the slice (a zero-byte packet: at start)
+        done <= m_axis_tvalid && m_axis_tready && m_axis_tlast && aresetn && !flush;
         if (!aresetn || flush) begin
             active <= 1'b0; fill <= 5'd0; buffer <= 128'd0;
-            last_bytes <= 1'b1; qleft <= 32'd0; left <= 32'd0;
+            last_bytes <= 1'b1; qleft <= 32'd0; left <= 32'd0; left_le8 <= 1'b1; left_le16 <= 1'b1;
         end else if (start && !active) begin
             active <= total_bytes != 32'd0;
             last_bytes <= total_bytes == 32'd0; qleft <= total_bytes; left <= total_bytes;
+            left_le8 <= total_bytes <= 32'd8; left_le16 <= total_bytes <= 32'd16;
             fill <= 5'd0; buffer <= 128'd0;
             if (total_bytes == 32'd0) done <= 1'b1;
         end else if (active) begin
@@ -69,8 +81,8 @@ module msp_stream_tx (
             end
             // every beat but a packet's last carries 8 bytes (a short beat only once every byte
             // is in), and after the last `left` is not read until the next start: a constant step
-            if (give) left <= left - 32'd8;
-            if (give && m_axis_tlast) begin active <= 1'b0; done <= 1'b1; end
+            if (give) begin left <= left - 32'd8; left_le8 <= left_le16; left_le16 <= left <= 32'd24; end
+            if (give && c_last) active <= 1'b0;
         end
     end
 endmodule

@@ -50,7 +50,7 @@ module msp_weight_loader #(
     // at most CAP - 48 nibbles are held: room for the pending beat, this one and the next). The
     // row kinds, the last group, step and row are flags kept a row or step ahead by counters, not compares
     // against computed sums. `start` sets the first word's size and flags; the cycle after it
-    // (init) the ones first needed at the first row's end.
+    // (init) the ones first needed at the first row's end, need_row a cycle later (from init's flags).
     localparam integer CAP = 2 * VW + 48;        // nibbles held: a fixed-8 word and three beats
     localparam integer FW  = $clog2(CAP + 1);    // fill bits
     localparam integer SW  = $clog2(CAP - 15);   // need (<= 2 VW) and insert position (<= CAP - 16) bits
@@ -60,12 +60,13 @@ module msp_weight_loader #(
     reg [FW:0]      slack;                       // fill - need (signed)
     reg [SW-1:0]    need, nlast;                 // nibbles of this word; codes of a last-group word
     reg [VW-1:0]    mask;                        // code lanes of this word (l < n)
-    reg             active, init, ready, padstep;
+    reg             active, init, init2, ready, padstep;
     reg             is_sp2, is_f8, last_g, pen_g, last_w, last_row, g1, g2, s1;
     reg             nxt_sp2, nxt_f8;             // the kind of the row after this one
+    reg             f8_2;                        // the row after that is fixed-8 (row2 >= f8_first)
     reg             pad_row;                     // this row has a pad nibble (odd K, 4-bit codes)
     reg [SW-1:0]    nl_cur, full_cur, need_row;  // this row's last-group and full word; the next row's first
-    reg [15:0]      row, row1, row2, lunit, dslot;
+    reg [15:0]      row, row1, row2, row3, lunit, dslot;
     reg [AW-1:0]    lbase, dbase, widx, sm2;
     reg [11:0]      gd, gm1;                     // groups left in this tap after this word; groups - 1
     reg [15:0]      rows_total, rtm1, f8_first;
@@ -102,7 +103,7 @@ module msp_weight_loader #(
     function [SW-1:0] full_of(input f8);
         full_of = f8 ? 2 * VW : VW;
     endfunction
-    wire nf8_1 = row1 >= f8_first, nf8_2 = row2 >= f8_first;
+    wire nf8_1 = row1 >= f8_first, nf8_2 = row2 >= f8_first;   // (at init)
     // the first word (at start, from the layer's inputs; groups = ceil(chans / VW))
     localparam integer WB = VW > 1 ? $clog2(VW) : 1;
     wire [SW-1:0] nlast0 = ((VW & (VW - 1)) == 0) ? ((chans[WB-1:0] == 0) ? VW : chans[WB-1:0])
@@ -151,17 +152,43 @@ module msp_weight_loader #(
     // them, the beat-only sum or start's.
     localparam integer SL = FW + 1;
     reg  [SL-1:0] p_gb;
-    always @(posedge clk) p_gb <= (take_beat && !start) ? {nbytes, 1'b0} : {SL{1'b0}};
-    function [SL-1:0] add_sub(input [SL-1:0] a, input [SL-1:0] b, input [SL-1:0] c);   // a + b - c
-        reg [SL-1:0] x, y;
-        begin
-            x = a ^ b ^ ~c;
-            y = (a & b) | (a & ~c) | (b & ~c);
-            add_sub = x + {y[SL-2:0], 1'b1};
+    always @(posedge clk) p_gb <= p_gb_d;
+    // The candidates' p_gb - need is registered: each slack candidate is then a two-operand sum
+    // (three operands left the synthesis a LUT level too many before the carry chain). So the
+    // next p_gb and the next nl_cur, full_cur and need_row are wires, from registers only.
+    wire [SL-1:0] p_gb_d = (take_beat && !start) ? {nbytes, 1'b0} : {SL{1'b0}};
+    wire          keep_c = rst || (!start && !row_end);
+    wire [SW-1:0] nl_cur_d   = keep_c ? nl_cur : start ? (f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0) : nl_of(nxt_f8);
+    wire [SW-1:0] full_cur_d = keep_c ? full_cur : start ? full_of(f8_0) : full_of(nxt_f8);
+    // each candidate's difference for its three possible next values, chosen after the carry
+    // chains (the choice is the row's end, a few LUT levels from the slack's sign)
+    wire [SW-1:0] c_now [0:3], c_st [0:3], c_re [0:3];
+    // which next value: 0 held, 1 start's, 2 the row's end's (need_row: also init2's)
+    wire          nr_f8 = init2 ? nxt_f8 : f8_2;   // the next row's kind: at init2 row 1's
+    assign c_now[0] = nl_cur;   assign c_st[0] = f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0;   assign c_re[0] = nl_of(nxt_f8);
+    assign c_now[1] = full_cur; assign c_st[1] = full_of(f8_0);                          assign c_re[1] = full_of(nxt_f8);
+    assign c_now[2] = 1;        assign c_st[2] = 1;                                      assign c_re[2] = 1;
+    assign c_now[3] = need_row; assign c_st[3] = need_row; assign c_re[3] = g1 ? nl_of(nr_f8) : full_of(nr_f8);
+    wire [1:0]    sel_c  = keep_c ? 2'd0 : start ? 2'd1 : 2'd2;
+    wire [1:0]    sel_nr = (rst || start || !active || !(row_end || init2)) ? 2'd0 : 2'd2;
+    wire [SL-1:0] s_w [0:3];
+    genvar gk;
+    generate
+        for (gk = 0; gk < 4; gk = gk + 1) begin : sub
+            reg  [SL-1:0] pc;                           // p_gb - candidate gk's need
+            wire [SL-1:0] d_now = p_gb_d - {1'b0, c_now[gk]}, d_st = p_gb_d - {1'b0, c_st[gk]};
+            wire [SL-1:0] d_re = p_gb_d - {1'b0, c_re[gk]};
+            // an AND-OR by kept one-hot flags (after a mux, the synthesis shares one subtractor
+            // behind a mux of the candidates, and the choice runs through the carry chain)
+            wire [1:0] csel = gk == 3 ? sel_nr : gk == 2 ? 2'd0 : sel_c;
+            (* keep *) wire k_now = csel == 2'd0, k_st = csel == 2'd1, k_re = csel == 2'd2;
+            always @(posedge clk) pc <= ({SL{k_now}} & d_now) | ({SL{k_st}} & d_st) | ({SL{k_re}} & d_re);
+            assign s_w[gk] = slack + pc;
         end
-    endfunction
-    wire [SL-1:0] s_w0 = add_sub(slack, p_gb, {1'b0, nl_cur}), s_w1 = add_sub(slack, p_gb, {1'b0, full_cur});
-    wire [SL-1:0] s_w2 = add_sub(slack, p_gb, 1),              s_w3 = add_sub(slack, p_gb, {1'b0, need_row});
+    endgenerate
+    wire [SW-1:0] need_row_d = sel_nr == 2'd2 ? c_re[3] : need_row;
+    always @(posedge clk) begin nl_cur <= nl_cur_d; full_cur <= full_cur_d; need_row <= need_row_d; end
+    wire [SL-1:0] s_w0 = s_w[0], s_w1 = s_w[1], s_w2 = s_w[2], s_w3 = s_w[3];
     wire [SL-1:0] s_none = slack + p_gb;
     // one-hot choices, kept apart from the sums (else the synthesis folds them into the adders'
     // inputs): an AND-OR of six terms, two LUT levels after the carry chains
@@ -184,29 +211,27 @@ module msp_weight_loader #(
     always @(posedge clk) begin
         wr_en <= 1'b0;
         if (rst) begin
-            active <= 1'b0; done <= 1'b0; bad <= 1'b0; fill <= 0; nb <= 0; ready <= 1'b0; init <= 1'b0;
+            active <= 1'b0; done <= 1'b0; bad <= 1'b0; fill <= 0; nb <= 0; ready <= 1'b0; init <= 1'b0; init2 <= 1'b0;
         end else if (start) begin
-            active <= 1'b1; init <= 1'b1; bad <= 1'b0; bad_row <= 0;
+            active <= 1'b1; init <= 1'b1; init2 <= 1'b0; bad <= 1'b0; bad_row <= 0;
             done <= (n_sp2 | n_f4 | n_f8) == 0; ready <= (n_sp2 | n_f4 | n_f8) != 0;
             fill <= 0; nb <= 0; pend <= 0; padstep <= 1'b0; need <= need_0; mask <= mask_0;
             is_sp2 <= n_sp2 != 0; is_f8 <= f8_0; last_g <= groups == 1; pen_g <= groups == 2; gd <= groups - 1;
             last_w <= steps == 1; pad_row <= taps[0] & chans[0] & !f8_0;
-            nl_cur <= f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0; full_cur <= f8_0 ? 2 * VW : VW;
-            row <= 0; row1 <= 1; row2 <= 2; lunit <= 0; dslot <= 0; lbase <= 0; dbase <= 0; widx <= 0;
+            row <= 0; row1 <= 1; row2 <= 2; row3 <= 3; lunit <= 0; dslot <= 0; lbase <= 0; dbase <= 0; widx <= 0;
             nlast <= nlast0;
             g1 <= groups == 1; g2 <= groups == 2; gm1 <= groups - 1; s1 <= steps == 1; sm2 <= steps - 2;
             rows_total <= n_sp2 + n_f4 + n_f8;
             f8_first <= n_sp2 + n_f4;
         end else if (active) begin
-            init  <= 1'b0;
+            init  <= 1'b0; init2 <= init;
             nb    <= kept | ins;
             pend  <= take_beat ? inm : 64'd0;
             fill  <= fill_next;
             ready <= !done && !(row_end && last_row) && fw <= CAP - 48;
             if (init) begin
                 last_row <= rows_total == 1; rtm1 <= rows_total - 1;
-                nxt_sp2 <= row1 < n_sp2; nxt_f8 <= nf8_1;
-                need_row <= g1 ? nl_of(nf8_1) : full_of(nf8_1);
+                nxt_sp2 <= row1 < n_sp2; nxt_f8 <= nf8_1; f8_2 <= nf8_2;
             end
             if (take_word) begin
                 need <= need_a; mask <= mask_of(a_lg);
@@ -225,10 +250,9 @@ module msp_weight_loader #(
             end
             if (row_end) begin                          // the row is complete: place the next one
                 widx <= 0; gd <= gm1; pen_g <= g2; last_w <= s1;
-                row <= row1; row1 <= row2; row2 <= row2 + 1;
-                nxt_sp2 <= row2 < n_sp2; nxt_f8 <= nf8_2;
-                need_row <= g1 ? nl_of(nf8_2) : full_of(nf8_2);
-                pad_row <= odd_k & !nxt_f8; nl_cur <= nl_of(nxt_f8); full_cur <= full_of(nxt_f8);
+                row <= row1; row1 <= row2; row2 <= row3; row3 <= row3 + 1;
+                nxt_sp2 <= row2 < n_sp2; nxt_f8 <= f8_2; f8_2 <= row3 >= f8_first;
+                pad_row <= odd_k & !nxt_f8;
                 last_row <= row1 == rtm1;
                 if (last_row) done <= 1'b1;
                 if (is_sp2) begin

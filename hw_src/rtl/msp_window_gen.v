@@ -127,8 +127,11 @@ module msp_window_gen #(
     wire p_end  = {1'b0, p}  == np_m1;
     wire ox_end = {1'b0, ox} == wo_m1;
     wire oy_end = {1'b0, oy} == ho_m1;
-    wire step_first = (i == 0) && (j == 0) && (g == 0);
     wire step_last  = i_end && j_end && g_end;
+    // i == j == g == 0, kept as a flag: a step follows a window's last step or the walk's start.
+    // (next_first gates the engine's stall, which holds every register here: three 16-bit
+    // compares in front of it made the engine's worst path)
+    reg  step_first;
     assign next_first = run && step_first;
 
     always @(posedge clk) begin
@@ -143,7 +146,7 @@ module msp_window_gen #(
                 busy <= 1'b1; run <= 1'b0; s1 <= 1'b1; valid <= 1'b0;
                 h <= in_h; w <= in_w; ng <= groups; kh_r <= kh; kw_r <= kw; sh_r <= sh; sw_r <= sw;
                 pt <= pad_top; pl <= pad_left; ho <= out_h; wo <= out_w; np <= passes; pool_r <= pool;
-                oy <= 0; ox <= 0; i <= 0; j <= 0; g <= 0; p <= 0; wcount <= 0;
+                oy <= 0; ox <= 0; i <= 0; j <= 0; g <= 0; p <= 0; wcount <= 0; step_first <= 1'b1;
                 ta <= 0; rb <= 0; pb <= 0; wb <= 0; orow <= 0;
             end else if (busy && !run) begin
                 valid <= 1'b0;
@@ -161,6 +164,7 @@ module msp_window_gen #(
                 pass  <= p;
                 first <= step_first;
                 last  <= step_last;
+                step_first <= step_last;
                 wcount <= wcount + 1'b1;
                 // advance: g, then j, then i, then the pass, then ox, then oy
                 if (!g_end) begin

@@ -357,6 +357,8 @@ open_run impl_1
 report_utilization -file [file join $build_dir utilization.rpt]
 report_utilization -hierarchical -file [file join $build_dir utilization_hierarchical.rpt]
 report_timing_summary -file [file join $build_dir timing_summary.rpt]
+# also on the console: the signed-off figures next to the project's estimate (docs/timing.md)
+puts [report_timing_summary -max_paths 5 -return_string]
 set wns [get_property STATS.WNS $impl]
 set whs [get_property STATS.WHS $impl]
 if {$wns < 0 || $whs < 0} {
