@@ -158,15 +158,18 @@ module msp_weight_loader #(
     // next p_gb and the next nl_cur, full_cur and need_row are wires, from registers only.
     wire [SL-1:0] p_gb_d = (take_beat && !start) ? {nbytes, 1'b0} : {SL{1'b0}};
     wire          keep_c = rst || (!start && !row_end);
-    wire [SW-1:0] nl_cur_d   = keep_c ? nl_cur : start ? (f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0) : nl_of(nxt_f8);
-    wire [SW-1:0] full_cur_d = keep_c ? full_cur : start ? full_of(f8_0) : full_of(nxt_f8);
+    // start's values, registered from the held geometry (as slack_0: it is set before start)
+    reg  [SW-1:0] nl_0, full_0;
+    always @(posedge clk) begin nl_0 <= f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0; full_0 <= full_of(f8_0); end
+    wire [SW-1:0] nl_cur_d   = keep_c ? nl_cur : start ? nl_0 : nl_of(nxt_f8);
+    wire [SW-1:0] full_cur_d = keep_c ? full_cur : start ? full_0 : full_of(nxt_f8);
     // each candidate's difference for its three possible next values, chosen after the carry
     // chains (the choice is the row's end, a few LUT levels from the slack's sign)
     wire [SW-1:0] c_now [0:3], c_st [0:3], c_re [0:3];
     // which next value: 0 held, 1 start's, 2 the row's end's (need_row: also init2's)
     wire          nr_f8 = init2 ? nxt_f8 : f8_2;   // the next row's kind: at init2 row 1's
-    assign c_now[0] = nl_cur;   assign c_st[0] = f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0;   assign c_re[0] = nl_of(nxt_f8);
-    assign c_now[1] = full_cur; assign c_st[1] = full_of(f8_0);                          assign c_re[1] = full_of(nxt_f8);
+    assign c_now[0] = nl_cur;   assign c_st[0] = nl_0;   assign c_re[0] = nl_of(nxt_f8);
+    assign c_now[1] = full_cur; assign c_st[1] = full_0;                                 assign c_re[1] = full_of(nxt_f8);
     assign c_now[2] = 1;        assign c_st[2] = 1;                                      assign c_re[2] = 1;
     assign c_now[3] = need_row; assign c_st[3] = need_row; assign c_re[3] = g1 ? nl_of(nr_f8) : full_of(nr_f8);
     wire [1:0]    sel_c  = keep_c ? 2'd0 : start ? 2'd1 : 2'd2;
