@@ -366,19 +366,15 @@ module msp_engine #(
     reg        v2, last2;                          // a pool step, as the pool unit registers it
     always @(posedge aclk) begin v2 <= v1 && pooling && !rst; last2 <= last1; end
     // The rule gates the window former's stall, which holds all its registers, so it is written
-    // as gates over registered flags, with no sum or compare: w_open kept also as "at most k"
-    // flags, the open count's two terms as cases, the pool's in-flight count as none / one.
-    reg  [2:0] w_open;                             // conv/linear passes begun and not yet captured
-    reg  [3:0] w_le;                               // w_le[k]: w_open <= k (w_open <= 4)
+    // as gates over registered flags, with no sum or compare: the conv/linear passes begun and not
+    // yet captured (w_open, 0 to 4) kept as "at most k" flags, the open count's other terms as
+    // cases, the pool's in-flight count as none / one.
+    reg  [3:0] w_le;                               // w_le[k]: w_open <= k
     wire       w_inc = wg_valid && wg_first && weighted, w_dec = capture && weighted;
     always @(posedge aclk)
-        if (rst || run_start) begin w_open <= 3'd0; w_le <= 4'b1111; end
-        else begin
-            w_open <= w_open + w_inc - w_dec;
-            // the flags shift with the count (no sum on the way)
-            if (w_inc && !w_dec) w_le <= {w_le[2:0], 1'b0};
-            else if (w_dec && !w_inc) w_le <= {1'b1, w_le[3:1]};
-        end
+        if (rst || run_start) w_le <= 4'b1111;
+        else if (w_inc && !w_dec) w_le <= {w_le[2:0], 1'b0};
+        else if (w_dec && !w_inc) w_le <= {1'b1, w_le[3:1]};
     // conv/linear: w_open + (a first step now) + os_open <= 3 (os_open is 0, 1 or 2)
     wire first_now = wg_valid && wg_first;
     wire conv_allow = os_open == 2'd0 ? (first_now ? w_le[2] : w_le[3])

@@ -36,7 +36,7 @@ module msp_range_check (
         v1 <= take && !clear; over1 <= over; n1 <= nbytes;
         hit2 <= v1 && !clear && over1 != 0; lane2 <= lane; seen2 <= seen;
         if (clear) begin
-            bad <= 1'b0; bad_index <= 0; seen <= 0; hit2 <= 1'b0;
+            bad <= 1'b0; bad_index <= 0; seen <= 0;
         end else begin
             if (v1) seen <= seen + {28'd0, n1};
             if (hit2 && !bad) begin bad <= 1'b1; bad_index <= seen2 + {29'd0, lane2}; end

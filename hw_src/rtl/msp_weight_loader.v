@@ -145,35 +145,37 @@ module msp_weight_loader #(
     end
 
     wire [FW-1:0]    fw   = take_word ? slack[FW-1:0] : fill;       // held after this word
-    // the pending beat's nibbles (`p_gb`) join fill and slack: the next slack is slack + p_gb -
-    // the next need, when a word is taken, all registers. The next need is one of four registers
-    // (na_sel): each has its own adder (three operands compressed into two by a LUT level, then
-    // one carry chain), and a one-hot choice by registers (start, take_word, na_sel) takes one of
-    // them, the beat-only sum or start's.
+    // The pending beat's nibbles (`p_gb`) join fill and slack: the next slack is slack + p_gb -
+    // the next need when a word is taken. The next need is one of four registers (na_sel), and
+    // for each, p_gb - that register is itself registered (`pc`, from the next values of p_gb and
+    // of the register), so each slack candidate is a two-operand sum of registers; a one-hot
+    // choice by registers (start, take_word, na_sel) takes one of them, the beat-only sum or
+    // start's. (With three operands the synthesis left a LUT level too many before the carry.)
     localparam integer SL = FW + 1;
+    wire [SL-1:0] p_gb_d = (take_beat && !start) ? {nbytes, 1'b0} : {SL{1'b0}};
     reg  [SL-1:0] p_gb;
     always @(posedge clk) p_gb <= p_gb_d;
-    // The candidates' p_gb - need is registered: each slack candidate is then a two-operand sum
-    // (three operands left the synthesis a LUT level too many before the carry chain). So the
-    // next p_gb and the next nl_cur, full_cur and need_row are wires, from registers only.
-    wire [SL-1:0] p_gb_d = (take_beat && !start) ? {nbytes, 1'b0} : {SL{1'b0}};
-    wire          keep_c = rst || (!start && !row_end);
     // start's values, registered from the held geometry (as slack_0: it is set before start)
     reg  [SW-1:0] nl_0, full_0;
     always @(posedge clk) begin nl_0 <= f8_0 ? {nlast0[SW-2:0], 1'b0} : nlast0; full_0 <= full_of(f8_0); end
-    wire [SW-1:0] nl_cur_d   = keep_c ? nl_cur : start ? nl_0 : nl_of(nxt_f8);
-    wire [SW-1:0] full_cur_d = keep_c ? full_cur : start ? full_0 : full_of(nxt_f8);
-    // each candidate's difference for its three possible next values, chosen after the carry
-    // chains (the choice is the row's end, a few LUT levels from the slack's sign)
+    // each candidate's three possible next values: held (0), start's (1), the row's end's (2;
+    // need_row's also at init2, from row 1's kind); the choice comes after the carry chains
     wire [SW-1:0] c_now [0:3], c_st [0:3], c_re [0:3];
-    // which next value: 0 held, 1 start's, 2 the row's end's (need_row: also init2's)
-    wire          nr_f8 = init2 ? nxt_f8 : f8_2;   // the next row's kind: at init2 row 1's
-    assign c_now[0] = nl_cur;   assign c_st[0] = nl_0;   assign c_re[0] = nl_of(nxt_f8);
-    assign c_now[1] = full_cur; assign c_st[1] = full_0;                                 assign c_re[1] = full_of(nxt_f8);
-    assign c_now[2] = 1;        assign c_st[2] = 1;                                      assign c_re[2] = 1;
+    wire          nr_f8 = init2 ? nxt_f8 : f8_2;
+    assign c_now[0] = nl_cur;   assign c_st[0] = nl_0;     assign c_re[0] = nl_of(nxt_f8);
+    assign c_now[1] = full_cur; assign c_st[1] = full_0;   assign c_re[1] = full_of(nxt_f8);
+    assign c_now[2] = 1;        assign c_st[2] = 1;        assign c_re[2] = 1;
     assign c_now[3] = need_row; assign c_st[3] = need_row; assign c_re[3] = g1 ? nl_of(nr_f8) : full_of(nr_f8);
-    wire [1:0]    sel_c  = keep_c ? 2'd0 : start ? 2'd1 : 2'd2;
+    wire [1:0]    sel_c  = (rst || (!start && !row_end)) ? 2'd0 : start ? 2'd1 : 2'd2;   // nl_cur, full_cur
     wire [1:0]    sel_nr = (rst || start || !active || !(row_end || init2)) ? 2'd0 : 2'd2;
+    function [SW-1:0] pick(input [1:0] sel, input [SW-1:0] held, input [SW-1:0] at_start, input [SW-1:0] at_end);
+        pick = sel == 2'd0 ? held : sel == 2'd1 ? at_start : at_end;
+    endfunction
+    always @(posedge clk) begin
+        nl_cur <= pick(sel_c, c_now[0], c_st[0], c_re[0]);
+        full_cur <= pick(sel_c, c_now[1], c_st[1], c_re[1]);
+        need_row <= pick(sel_nr, c_now[3], c_st[3], c_re[3]);
+    end
     wire [SL-1:0] s_w [0:3];
     genvar gk;
     generate
@@ -189,9 +191,6 @@ module msp_weight_loader #(
             assign s_w[gk] = slack + pc;
         end
     endgenerate
-    wire [SW-1:0] need_row_d = sel_nr == 2'd2 ? c_re[3] : need_row;
-    always @(posedge clk) begin nl_cur <= nl_cur_d; full_cur <= full_cur_d; need_row <= need_row_d; end
-    wire [SL-1:0] s_w0 = s_w[0], s_w1 = s_w[1], s_w2 = s_w[2], s_w3 = s_w[3];
     wire [SL-1:0] s_none = slack + p_gb;
     // one-hot choices, kept apart from the sums (else the synthesis folds them into the adders'
     // inputs): an AND-OR of six terms, two LUT levels after the carry chains
@@ -200,7 +199,7 @@ module msp_weight_loader #(
     reg  [SL-1:0] slack_0;                       // start's: -need_0, from the held geometry
     always @(posedge clk) slack_0 <= -{1'b0, need_0};
     wire [SL-1:0] slack_d = ({SL{sel_st}} & slack_0) | ({SL{sel_n}} & s_none)
-        | ({SL{sel_w[0]}} & s_w0) | ({SL{sel_w[1]}} & s_w1) | ({SL{sel_w[2]}} & s_w2) | ({SL{sel_w[3]}} & s_w3);
+        | ({SL{sel_w[0]}} & s_w[0]) | ({SL{sel_w[1]}} & s_w[1]) | ({SL{sel_w[2]}} & s_w[2]) | ({SL{sel_w[3]}} & s_w[3]);
     always @(posedge clk) slack <= slack_d;    // (held while idle: no word, no beat)
     wire [4*CAP-1:0] kept = take_word ? nb >> (4 * need) : nb;
     wire [4*CAP-1:0] ins  = {{(4*CAP-64){1'b0}}, pend} << (4 * fw[SW-1:0]);
