@@ -188,11 +188,13 @@ module msp_engine #(
     wire to_add = hv && h_add;
 
     wire              wl_ready, wl_wr_en, wl_pair, wl_done, wl_bad;
+    reg               wl_start;                  // run_start of a conv/linear layer (a register: the
+                                                 // loader's start meets its carry chains)
     wire [15:0]       wl_unit, wl_bad_row;
     wire [BW-1:0]     wl_addr;
     wire [4*VW-1:0]   wl_lo, wl_hi;
     msp_weight_loader #(.VW(VW), .LUT_ROWS(LUT_ROWS), .DSP_ROWS(DSP_ROWS), .AW(BW)) wl (
-        .clk(aclk), .rst(rst), .start(run_start && weighted), .taps(taps), .chans(chans[15:0]), .groups(groups),
+        .clk(aclk), .rst(rst), .start(wl_start), .taps(taps), .chans(chans[15:0]), .groups(groups),
         .steps(steps[BW-1:0]), .n_sp2(n_sp2), .n_f4(n_f4), .n_f8(n_f8),
         .in_valid(to_wl), .in_data(h_data), .in_keep(h_keep), .in_nbytes(h_nbytes), .in_ready(wl_ready),
         .wr_en(wl_wr_en), .wr_unit(wl_unit), .wr_addr(wl_addr), .wr_lo(wl_lo), .wr_hi(wl_hi), .wr_pair(wl_pair),
@@ -439,7 +441,7 @@ module msp_engine #(
     end
 
     always @(posedge aclk) begin
-        done_set <= 1'b0; error_set <= 1'b0; run_start <= 1'b0; wg_start <= 1'b0; img_resume <= 1'b0;
+        done_set <= 1'b0; error_set <= 1'b0; run_start <= 1'b0; wl_start <= 1'b0; wg_start <= 1'b0; img_resume <= 1'b0;
         chk_start <= 1'b0;
         if (!aresetn || soft_reset) begin
             state <= S_IDLE; cycles <= 0; packets <= 0; rx_armed <= 1'b0;
@@ -454,7 +456,7 @@ module msp_engine #(
                     state <= S_FAIL; error_set <= 1'b1; cycles <= 0;
                     e_code <= chk_code; e_packet <= 0; e_info <= chk_info;
                 end else begin
-                    state <= S_RUN; run_start <= 1'b1;
+                    state <= S_RUN; run_start <= 1'b1; wl_start <= weighted;
                     rx_pkt <= 0; rx_armed <= 1'b0; len_ok <= 0; tag_in <= 0;
                     images_left <= batch; computing <= 1'b0; acc_full <= 1'b0;
                     prm_row <= 0; prm_bad <= 1'b0; pc_v <= 1'b0;
