@@ -21,7 +21,7 @@ module msp_act_writer #(
 ) (
     input  wire              clk,
     input  wire              rst,
-    input  wire              start,              // one cycle: a new packet (latch the geometry)
+    input  wire              start,              // one cycle: a new packet (geometry set a cycle before)
     input  wire [31:0]       pix_bytes,          // bytes per pixel (IN_C; linear: K; add: VW)
     input  wire [31:0]       img_bytes,          // bytes per image
     input  wire [7:0]        max_byte,           // the input type's largest byte (255: no check)
@@ -123,17 +123,27 @@ module msp_act_writer #(
         end
     end
 
+    // start's counts, registered from the held geometry (pix_bytes and img_bytes are set a cycle
+    // before start): hi * 16 + lo with lo in [16, 31] when the count is 16 or more
+    reg [27:0] pix_hi_0, img_hi_0;
+    reg [4:0]  pix_lo_0, img_lo_0;
+    reg        pix_hnz_0, img_hnz_0;
+    reg [7:0]  pix_t_0, img_t_0;
+    always @(posedge clk) begin
+        pix_hi_0 <= pix_bytes[31:4] - (pix_bytes[31:4] != 0); pix_lo_0 <= {pix_bytes[31:4] != 0, pix_bytes[3:0]};
+        img_hi_0 <= img_bytes[31:4] - (img_bytes[31:4] != 0); img_lo_0 <= {img_bytes[31:4] != 0, img_bytes[3:0]};
+        pix_hnz_0 <= pix_bytes[31:5] != 0; img_hnz_0 <= img_bytes[31:5] != 0;
+        pix_t_0 <= therm(pix_bytes); img_t_0 <= therm(img_bytes);
+    end
+
     always @(posedge clk) begin
         wr_en <= 1'b0;
         if (rst) begin
             have <= 1'b0; n_have <= 1'b0; img_done <= 1'b0;
         end else if (start) begin
             have <= 1'b0; n_have <= 1'b0; img_done <= 1'b0;
-            // hi * 16 + lo with lo in [16, 31] when the count is 16 or more
-            pix_hi <= pix_bytes[31:4] - (pix_bytes[31:4] != 0); pix_lo <= {pix_bytes[31:4] != 0, pix_bytes[3:0]};
-            img_hi <= img_bytes[31:4] - (img_bytes[31:4] != 0); img_lo <= {img_bytes[31:4] != 0, img_bytes[3:0]};
-            pix_hnz <= pix_bytes[31:5] != 0; img_hnz <= img_bytes[31:5] != 0;
-            pix_t <= therm(pix_bytes); img_t <= therm(img_bytes);
+            pix_hi <= pix_hi_0; pix_lo <= pix_lo_0; pix_hnz <= pix_hnz_0; pix_t <= pix_t_0;
+            img_hi <= img_hi_0; img_lo <= img_lo_0; img_hnz <= img_hnz_0; img_t <= img_t_0;
             // the first pixel and image start from these a cycle later (no beat arrives sooner)
             p_hi <= 0; i_hi <= 0; p_lo <= 0; i_lo <= 0; p_hnz <= 1'b0; i_hnz <= 1'b0;
             wo <= 0; waddr <= 0; t_word <= 8'hFF;

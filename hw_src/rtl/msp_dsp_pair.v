@@ -1,6 +1,6 @@
 // msp_dsp_pair: two fixed-4 weight rows times the same VW activations on VW multipliers (one
 // DSP slice each), not 2*VW. Each multiplier computes x * (w_b * 2^18 + w_a) = x*w_a + (x*w_b) * 2^18,
-// and the VW products are summed packed. The low 18 bits of the sum, read as signed, are
+// and the VW products are summed packed (as two trees: the low 18 bits and the high field). The low 18 bits of the sum, read as signed, are
 // sum(x*w_a): |sum| <= VW * 255 * 7 < 2^17 for VW <= 64. The rest, shifted down, is sum(x*w_b).
 // This is how the DSP core gets two fixed-4 MACs per DSP48 per cycle.
 // With `fixed8`, the pair runs one fixed-8 row w = 16 * hi + lo instead: codes_a carries the low
@@ -10,7 +10,7 @@
 // PIPE = 0: combinational. PIPE = 1: pipelined, one new input per cycle, sums LATENCY cycles
 // later: each lane's DSP gets its A/B input registers (the packed weight and the fixed8 mux come
 // before them), M and P registers (3 cycles); the packed tree has a register every two levels
-// (ceil(clog2(VW) / 2) cycles); the split is two stages (hi = total - lo; then whole = lo + 16 hi).
+// (ceil(clog2(VW) / 2) cycles); the split is two stages (hi from the two trees; then whole = lo + 16 hi).
 `default_nettype none
 module msp_dsp_pair #(
     parameter integer VW    = 16,
@@ -28,7 +28,7 @@ module msp_dsp_pair #(
     localparam integer PW = 34 + $clog2(VW);          // packed product sum width
     localparam integer TREE_LAT = PIPE != 0 ? ($clog2(VW) + 1) / 2 : 0;    // msp_adder_tree's LATENCY
     localparam integer LATENCY = PIPE != 0 ? 3 + TREE_LAT + 2 : 0;
-    wire [PW*VW-1:0] products;
+    wire [34*VW-1:0] products;
     genvar i;
     generate
         for (i = 0; i < VW; i = i + 1) begin : mul
@@ -48,11 +48,30 @@ module msp_dsp_pair #(
             end else begin : comb
                 assign p = x * packed_w;
             end
-            assign products[PW*i +: PW] = {{(PW - 34){p[33]}}, p};
+            assign products[34*i +: 34] = p;
         end
     endgenerate
-    wire signed [PW-1:0] total;
-    msp_adder_tree #(.N(VW), .IN_W(PW), .OUT_W(PW), .REG_EVERY(PIPE != 0 ? 2 : 0)) tree (.clk(clk), .x(products), .sum(total));
+    // The packed sum is kept as two narrow trees, the low 18 bits (unsigned, with their carries)
+    // and the high field, so no adder is PW bits wide: total = hi_sum * 2^18 + lo_sum.
+    localparam integer LW = 19 + $clog2(VW), HW = PW - 18;
+    wire [19*VW-1:0] lows;
+    wire [16*VW-1:0] highs;
+    generate
+        for (i = 0; i < VW; i = i + 1) begin : field
+            assign lows[19*i +: 19]  = {1'b0, products[34*i +: 18]};
+            assign highs[16*i +: 16] = products[34*i + 18 +: 16];
+        end
+    endgenerate
+    wire signed [LW-1:0] lo_sum;
+    wire signed [HW-1:0] hi_sum;
+    msp_adder_tree #(.N(VW), .IN_W(19), .OUT_W(LW), .REG_EVERY(PIPE != 0 ? 2 : 0)) lo_tree (.clk(clk), .x(lows), .sum(lo_sum));
+    msp_adder_tree #(.N(VW), .IN_W(16), .OUT_W(HW), .REG_EVERY(PIPE != 0 ? 2 : 0)) hi_tree (.clk(clk), .x(highs), .sum(hi_sum));
+    // lo = the low 18 bits read as signed; hi = (total - lo) >>> 18 = hi_sum + the low sum's
+    // carries + its sign bit (a negative lo borrowed 2^18 from the high field)
+    wire signed [17:0]   lo = lo_sum[17:0];
+    wire [PW-1:0] hi_x   = {{(PW - HW){hi_sum[HW-1]}}, hi_sum};
+    wire [PW-1:0] carry_x = {{(PW - LW + 18){1'b0}}, lo_sum[LW-1:18]};
+    wire signed [PW-1:0] hi = hi_x + carry_x + {{(PW - 1){1'b0}}, lo_sum[17]};
     generate
         if (PIPE != 0) begin : split
             // fixed8 travels with the data: 3 (DSP) + tree + 1 (hi stage) cycles to the last stage
@@ -61,19 +80,16 @@ module msp_dsp_pair #(
             reg signed [17:0]   lo1;
             reg signed [PW-1:0] hi1;
             reg signed [OUT_W-1:0] ra, rb;
-            wire signed [17:0] lo = total[17:0];
             wire signed [PW-1:0] whole = lo1 + (hi1 <<< 4);
             always @(posedge clk) begin
                 lo1 <= lo;
-                hi1 <= (total - lo) >>> 18;
+                hi1 <= hi;
                 ra <= f8d[3 + TREE_LAT] ? $signed(whole[OUT_W-1:0]) : lo1;
                 rb <= f8d[3 + TREE_LAT] ? $signed({OUT_W{1'b0}}) : $signed(hi1[OUT_W-1:0]);
             end
             assign sum_a = ra;
             assign sum_b = rb;
         end else begin : split
-            wire signed [17:0] lo = total[17:0];
-            wire signed [PW-1:0] hi = (total - lo) >>> 18;
             wire signed [PW-1:0] whole = lo + (hi <<< 4);
             assign sum_a = fixed8 ? $signed(whole[OUT_W-1:0]) : lo;     // $signed: keep lo sign-extended
             assign sum_b = fixed8 ? $signed({OUT_W{1'b0}}) : $signed(hi[OUT_W-1:0]);

@@ -965,8 +965,15 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps({"caveat": CAVEAT, "command": command,
                                                "reports": [r.to_json() for r in reports]}, indent=1) + "\n")
     if args.report:
-        section = "engine" if args.top and set(args.top) == {"msp_engine"} else "modules"
-        write_report(Path(args.report), render_report(reports, command), section)
+        # the unit modules in one section, each board's whole engine in its own (so one board's
+        # hour-long engine run does not drop the other's)
+        modules = [r for r in reports if not r.design.startswith("msp_engine")]
+        if modules:
+            write_report(Path(args.report), render_report(modules, command), "modules")
+        for b in boards:
+            engine = [r for r in reports if r.design.startswith("msp_engine") and r.board == b]
+            if engine:
+                write_report(Path(args.report), render_report(engine, command), f"engine {b}")
     return 0
 
 
