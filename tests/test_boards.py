@@ -37,6 +37,20 @@ def test_built_geometry_fits_the_measured_costs():
         assert p.geometry.lut_rows <= rows and p.geometry.dsp_rows <= slots and p.geometry.dsp_rows % 2 == 0
 
 
+COST_FIELDS = ("luts_per_sp2_mac", "luts_per_fixed4_mac", "fixed4_macs_per_dsp", "fixed8_macs_per_dsp",
+               "engine_luts", "engine_bram36")
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_profile_costs_are_the_measured_ones(board):
+    """The profiles' costs are docs/resources.json's (`make hw-resources`): a re-measure that is not
+    fed back into msp_pynq/boards/profiles.py fails here."""
+    from msp_pynq.perf.files import read_json
+    _, data = read_json(None, "docs/resources.json")
+    c = get_profile(board).costs
+    assert {f: getattr(c, f) for f in COST_FIELDS} == {f: data[board][f] for f in COST_FIELDS}
+
+
 def balanced_share(p, e):
     """x with x / P_lut == ((1 - x - e) + e * c8) / P_dsp, clipped to [0, 1 - e] (exact)."""
     p_lut, p_dsp, c8 = core_rates(p)

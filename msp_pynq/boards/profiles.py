@@ -148,7 +148,8 @@ def mixed_speedup(profile: BoardProfile, share_8bit: float = 0.05) -> float:
     return dsp_only_cycles / mixed_cycles
 
 
-# Measured with Yosys 0.23 synth_xilinx -nowidelut (docs/resources.md, `make hw-resources`):
+# Measured with Yosys 0.23 synth_xilinx -nowidelut (docs/resources.md, `make hw-resources`; copied from
+# docs/resources.json, which tests/test_boards.py checks):
 # the LUT and DSP probes give the per-MAC costs, the whole engine the rest. The budgets are
 # design choices: the engine may take 85% of the LUTs (the rest: place-and-route slack, the
 # AXI interconnect and DMA) and 90% of the DSPs for its DSP core. The built geometry is the

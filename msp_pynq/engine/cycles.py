@@ -48,7 +48,8 @@ def array_latency(vw: int) -> int:
     """msp_mac_array's LATENCY at vector width ``vw``: a step's inputs to its accumulator write.
 
     Its input registers (1), the slower row unit (msp_lut_row: terms, then the 2 VW + 2 term tree
-    with a register every two levels; msp_dsp_pair: A/B, M, P, the packed tree, the two-stage
+    with a register every two levels; msp_dsp_pair: A/B, M, P (lane pairs), the packed trees
+    (kept at ceil(clog2(vw) / 2) stages), the two-stage
     split), the accumulate stage (1). The RTL's parameter is checked against this in the unit test.
     """
     lut = 1 + (_clog2(2 * vw + 2) + 1) // 2
