@@ -684,8 +684,10 @@ def write_report(boards: list, path: Path, command: str, version: str) -> None:
               "Both ratios count MACs per cycle at 4 bits. With a share e of 8-bit rows (two slots each) the "
               "ratio is the same: both engines' DSP work grows by (1 + e) and the mixed engine rebalances its "
               "SP2 share (`msp_pynq.boards.sp2_row_share`), as long as the SP2 share stays below 1 - e. "
-              "MACs per cycle is the engines' peak rate; both run at the profile's clock, which Yosys does "
-              "not check (no timing).", ""]
+              "MACs per cycle is the engines' peak rate; both run at the profile's clock ("
+              + ", ".join(f"{b.spec.name} {b.spec.profile.clock_mhz:g} MHz" for b in boards)
+              + "), estimated, not signed off by Vivado: `docs/timing.md` (`python -m msp_pynq.hw.timing`) "
+              "estimates the pipelined engines' register-to-register paths over Yosys's netlist.", ""]
     for b in boards:
         lines.append(f"- {b.spec.name}: DSP-only DSP_ROWS = {b.dsp_only_slots} "
                      f"({b.spec.device.dsps:,} DSPs, {b.dsp_reserved} set aside for the non-array logic).")

@@ -40,7 +40,7 @@ module msp_mac_array #(
 );
     localparam integer U = LUT_ROWS + DSP_ROWS;
     localparam integer LW = 13 + $clog2(VW), DW = 17 + $clog2(VW);
-    localparam integer LUT_LAT = LUT_ROWS > 0 ? 1 + ($clog2(2 * VW + 2) + 1) / 2 : 0;   // msp_lut_row
+    localparam integer LUT_LAT = LUT_ROWS > 0 ? 1 + ($clog2(2 * VW + (VW > 16 ? (VW + 7) / 8 : 2)) + 1) / 2 : 0;   // msp_lut_row
     localparam integer DSP_LAT = DSP_ROWS > 0 ? 3 + ($clog2(VW) + 1) / 2 + 2 : 0;        // msp_dsp_pair
     localparam integer CORE_LAT = LUT_LAT > DSP_LAT ? LUT_LAT : DSP_LAT;
     localparam integer LATENCY = 1 + CORE_LAT + 1;     // a step's inputs to its accumulator write

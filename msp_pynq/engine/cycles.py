@@ -44,15 +44,20 @@ def _clog2(n: int) -> int:
     return (n - 1).bit_length()
 
 
+def lut_row_corrections(vw: int) -> int:
+    """msp_lut_row's NC: its negative-code correction terms (groups of at most 8 codes past VW 16)."""
+    return -(-vw // 8) if vw > 16 else 2
+
+
 def array_latency(vw: int) -> int:
     """msp_mac_array's LATENCY at vector width ``vw``: a step's inputs to its accumulator write.
 
-    Its input registers (1), the slower row unit (msp_lut_row: terms, then the 2 VW + 2 term tree
+    Its input registers (1), the slower row unit (msp_lut_row: terms, then the 2 VW + NC term tree
     with a register every two levels; msp_dsp_pair: A/B, M, P (lane pairs), the packed trees
     (kept at ceil(clog2(vw) / 2) stages), the two-stage
     split), the accumulate stage (1). The RTL's parameter is checked against this in the unit test.
     """
-    lut = 1 + (_clog2(2 * vw + 2) + 1) // 2
+    lut = 1 + (_clog2(2 * vw + lut_row_corrections(vw)) + 1) // 2
     dsp = 3 + (_clog2(vw) + 1) // 2 + 2
     return 1 + max(lut, dsp) + 1
 

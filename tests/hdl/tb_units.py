@@ -1,4 +1,5 @@
 """cocotb testbenches: RTL arithmetic units against msp_pynq.numerics, bit for bit."""
+import os
 import random
 
 import cocotb
@@ -52,7 +53,7 @@ async def sp2_mul_matches_decode(dut):
             assert got == int(SP2_DECODE[code]) * a, f"code {code:04b} a={a}: RTL {got}"
 
 
-VW = 16     # the vector width the row units are built with here (pynq-z2's)
+VW = int(os.environ.get("MSP_TB_VW", "16"))   # the row units' vector width (pynq-z2's unless a variant says)
 
 
 def _pack(values, bits: int) -> int:
@@ -90,7 +91,8 @@ async def lut_row_pipelined_streams(dut):
     from cocotb.clock import Clock
     from cocotb.triggers import RisingEdge, ReadOnly
     lat = int(dut.LATENCY.value)
-    assert lat == 1 + ((2 * VW + 2 - 1).bit_length() + 1) // 2      # terms, then the tree
+    nc = -(-VW // 8) if VW > 16 else 2                              # the correction terms
+    assert lat == 1 + ((2 * VW + nc - 1).bit_length() + 1) // 2     # terms, then the tree
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     await RisingEdge(dut.clk)
     rng = np.random.default_rng(7)

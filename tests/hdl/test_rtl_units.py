@@ -37,6 +37,8 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
               # variants "toplevel:name": the same module with other generics
               "msp_dsp_pair:piped": {"VW": 16, "PIPE": 1},
               "msp_lut_row:piped": {"VW": 16, "PIPE": 1},
+              "msp_lut_row:vw32": {"VW": 32, "PIPE": 1},      # four correction terms
+              "msp_dsp_pair:vw32": {"VW": 32, "PIPE": 1},     # the trees' padding register
               "msp_mac_array:dsp_only": {"VW": 4, "LUT_ROWS": 0, "DSP_ROWS": 4},
               "msp_mac_array:lut_only": {"VW": 4, "LUT_ROWS": 2, "DSP_ROWS": 0},
               "msp_output_stage": {"VW": 4, "LUT_ROWS": 3, "DSP_ROWS": 4, "MAX_ROWS": 64},
@@ -58,6 +60,8 @@ PARAMETERS = {"msp_lut_row": {"VW": 16}, "msp_dsp_pair": {"VW": 16},
     ("msp_lut_row:piped", "lut_row_pipelined_streams"),
     ("msp_dsp_pair", "dsp_pair_splits_two_rows"),
     ("msp_dsp_pair:piped", "dsp_pair_pipelined_streams"),
+    ("msp_lut_row:vw32", "lut_row_pipelined_streams"),
+    ("msp_dsp_pair:vw32", "dsp_pair_pipelined_streams"),
     ("msp_mac_array", "mac_array_accumulates_rows"),
     ("msp_mac_array:dsp_only", "mac_array_accumulates_rows"),
     ("msp_mac_array:lut_only", "mac_array_accumulates_rows"),
@@ -76,7 +80,8 @@ def test_rtl_unit(toplevel, testcase, tmp_path):
                  parameters=PARAMETERS.get(variant, {}))
     module, testcase = (testcase, None) if testcase.startswith("tb_") else ("tb_units", testcase)
     results = runner.test(hdl_toplevel=toplevel, test_module=module, testcase=testcase,
-                          build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"))
+                          build_dir=tmp_path, test_dir=Path(__file__).parent, results_xml=str(tmp_path / "results.xml"),
+                          extra_env={"MSP_TB_VW": str(PARAMETERS.get(variant, {}).get("VW", 16))})
     total, failed = get_results(results)
     assert total >= 1 and failed == 0, f"{module}: {failed} of {total} cocotb tests failed"
 
