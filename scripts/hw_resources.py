@@ -463,22 +463,6 @@ class BoardResult:
         return out
 
 
-    def engine_costs(self) -> dict:
-        """The profiles' rest-of-engine figures from the mixed engine's synthesis: its LUTs less
-        the array's (rows x VW x the probes' per-MAC costs) and its BRAM36 less the weight banks'
-        (units x the profile's ``bram36_per_unit``)."""
-        c = self.costs()
-        if not (self.ok("mixed") and self.top == "engine"
-                and {"luts_per_sp2_mac", "luts_per_fixed4_mac"} <= set(c)):
-            return {}
-        m, p = self.runs["mixed"], self.spec.profile
-        vw, lut_rows, slots = m.config.vector_width, m.config.lut_rows, m.config.dsp_rows
-        array = lut_rows * vw * c["luts_per_sp2_mac"] + slots * vw * c["luts_per_fixed4_mac"]
-        banks = (lut_rows + slots) * p.costs.bram36_per_unit
-        return {"engine_luts": int(round(m.summary["lut"] - array)),
-                "engine_bram36": round(m.summary["bram36"] - banks, 1)}
-
-
 def _num(x: float):
     return int(round(x)) if abs(x - round(x)) < 1e-9 else round(x, 3)
 
@@ -765,7 +749,6 @@ def write_json(boards: list, path: Path, command: str, version: str) -> None:
     data = {}
     for b in boards:
         entry = dict(b.costs())
-        entry.update(b.engine_costs())
         entry.update({
             "source": (f"Yosys synth_xilinx {SYNTH_OPTIONS} -family {b.spec.family}: lut-probe msp_mac_array "
                        f"VW {b.spec.geometry.vector_width} LUT_ROWS {LUT_PROBE_ROWS} DSP_ROWS 0; dsp-probe LUT_ROWS 0 "

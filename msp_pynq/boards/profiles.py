@@ -154,11 +154,11 @@ def mixed_speedup(profile: BoardProfile, share_8bit: float = 0.05) -> float:
 # design choices: the engine may take 85% of the LUTs (the rest: place-and-route slack, the
 # AXI interconnect and DMA) and 90% of the DSPs for its DSP core. The built geometry is the
 # fitted one of an earlier, larger estimate of the engine's own LUTs (tests check it still fits).
-_Z2_COSTS = MacCosts(luts_per_sp2_mac=52.72, luts_per_fixed4_mac=14.53, fixed4_macs_per_dsp=2,
-                     fixed8_macs_per_dsp=1, engine_luts=18_707, bram36_per_unit=1.0, engine_bram36=38.0,
+_Z2_COSTS = MacCosts(luts_per_sp2_mac=56.88, luts_per_fixed4_mac=17.91, fixed4_macs_per_dsp=2,
+                     fixed8_macs_per_dsp=1, engine_luts=15_199, bram36_per_unit=1.0, engine_bram36=38.0,
                      lut_budget=0.85, dsp_budget=0.9, bram_budget=0.95, measured=True)
-_ZCU104_COSTS = MacCosts(luts_per_sp2_mac=57.19, luts_per_fixed4_mac=26.45, fixed4_macs_per_dsp=2,
-                         fixed8_macs_per_dsp=1, engine_luts=32_153, bram36_per_unit=2.0, engine_bram36=6.0,
+_ZCU104_COSTS = MacCosts(luts_per_sp2_mac=50.75, luts_per_fixed4_mac=25.05, fixed4_macs_per_dsp=2,
+                         fixed8_macs_per_dsp=1, engine_luts=30_139, bram36_per_unit=2.0, engine_bram36=6.0,
                          lut_budget=0.85, dsp_budget=0.9, bram_budget=0.95, measured=True)
 
 PROFILES = {
