@@ -91,8 +91,8 @@ async def lut_row_pipelined_streams(dut):
     from cocotb.clock import Clock
     from cocotb.triggers import RisingEdge, ReadOnly
     lat = int(dut.LATENCY.value)
-    nc = -(-VW // 8) if VW > 16 else 2                              # the correction terms
-    assert lat == 1 + ((2 * VW + nc - 1).bit_length() + 1) // 2     # terms, then the tree
+    from msp_pynq.engine.cycles import lut_row_corrections
+    assert lat == 1 + ((2 * VW + lut_row_corrections(VW) - 1).bit_length() + 1) // 2   # terms, then the tree
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     await RisingEdge(dut.clk)
     rng = np.random.default_rng(7)
