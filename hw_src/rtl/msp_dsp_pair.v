@@ -1,6 +1,6 @@
 // msp_dsp_pair: two fixed-4 weight rows times the same VW activations on VW multipliers (one
 // DSP slice each), not 2*VW. Each multiplier computes x * (w_b * 2^18 + w_a) = x*w_a + (x*w_b) * 2^18,
-// and the VW products are summed packed (lane pairs in the DSPs' post-adders, then two trees: the
+// and the VW products are summed packed (lane pairs first, then two trees: the
 // low 18 bits and the high field). The low 18 bits of the sum, read as signed, are sum(x*w_a):
 // |sum| <= VW * 255 * 7 < 2^17 for VW <= 64. The rest, shifted down, is sum(x*w_b).
 // This is how the DSP core gets two fixed-4 MACs per DSP48 per cycle.
@@ -10,7 +10,7 @@
 // So an 8-bit row costs the DSP core two 4-bit row slots.
 // PIPE = 0: combinational. PIPE = 1: pipelined, one new input per cycle, sums LATENCY cycles
 // later: each lane's DSP gets its A/B input registers (the packed weight and the fixed8 mux come
-// before them), M registers, and one P register per lane pair holding the pair's sum (3 cycles);
+// before them), M registers, and one register per lane pair holding the pair's sum (3 cycles);
 // the packed trees have a register every two levels (ceil(clog2(VW) / 2) cycles in all); the
 // split is two stages (hi from the two trees; then whole = lo + 16 hi).
 `default_nettype none
@@ -32,8 +32,9 @@ module msp_dsp_pair #(
     localparam integer TREE_LAT = PIPE != 0 ? ($clog2(VW) + 1) / 2 : 0;    // the pipeline's tree stages
     localparam integer PAIR_LAT = PIPE != 0 ? ($clog2(NT) + 1) / 2 : 0;    // msp_adder_tree's over NT
     localparam integer LATENCY = PIPE != 0 ? 3 + TREE_LAT + 2 : 0;
-    // terms: each lane pair's packed products summed (35 bits), in the P register of the pair's
-    // first DSP (the post-adder, from the two M registers): half the tree's adders off the fabric
+    // terms: each lane pair's packed products summed (35 bits) and registered: the trees then take
+    // half the terms. (Vivado can put this add in the second DSP's post-adder, P = M + PCIN; Yosys
+    // 0.23 leaves it and its register in the fabric, and the figures in docs/ count it there.)
     wire [35*NT-1:0] terms;
     genvar i;
     generate
@@ -61,7 +62,7 @@ module msp_dsp_pair #(
                 assign s = mul[2*i].m;
             end
             if (PIPE != 0) begin : pipe
-                reg signed [34:0] pr;                 // PREG (P = M + C)
+                reg signed [34:0] pr;                 // the pair's sum
                 always @(posedge clk) pr <= s;
                 assign terms[35*i +: 35] = pr;
             end else begin : comb

@@ -58,8 +58,11 @@ def synth_dsp_registers(top: str, family: str, params: dict, *deps: str) -> list
 
 
 def test_pipelined_pair_packs_dsp_registers():
-    """PIPE = 1: still 16 DSPs for VW = 16, each with its B, M and P pipeline registers inside."""
+    """PIPE = 1: still 16 DSPs for VW = 16, each with its B and M pipeline registers inside.
+
+    The register after M holds a lane pair's sum (two DSPs' products), so Yosys keeps it in the
+    fabric (PREG = 0); the timing estimate and the resource figures count it there."""
     regs = synth_dsp_registers("msp_dsp_pair", "xc7", {"VW": 16, "PIPE": 1}, "msp_adder_tree")
     assert len(regs) == 16, regs
-    assert all(r[1:] == (1, 1, 1) for r in regs), regs      # BREG, MREG, PREG
+    assert all(r[1:3] == (1, 1) for r in regs), regs        # BREG, MREG
     # AREG: Yosys leaves the packed-weight register in fabric FFs (see docs/design/engine.md)
