@@ -123,17 +123,27 @@ module msp_act_writer #(
         end
     end
 
-    // start's counts, registered from the held geometry (pix_bytes and img_bytes are set a cycle
-    // before start): hi * 16 + lo with lo in [16, 31] when the count is 16 or more
+    // start's counts, registered from the held geometry in two stages (pix_bytes and img_bytes are
+    // set two cycles before start): hi * 16 + lo with lo in [16, 31] when the count is 16 or more.
+    // Stage 1: the counts and their wide zero tests; stage 2: the counts' forms.
+    reg [31:0] pix_q, img_q;
+    reg        pix_nz3, img_nz3, pix_nz4, img_nz4, pix_nz5, img_nz5;   // count[31:n] != 0
+    always @(posedge clk) begin
+        pix_q <= pix_bytes; img_q <= img_bytes;
+        pix_nz3 <= pix_bytes[31:3] != 0; pix_nz4 <= pix_bytes[31:4] != 0; pix_nz5 <= pix_bytes[31:5] != 0;
+        img_nz3 <= img_bytes[31:3] != 0; img_nz4 <= img_bytes[31:4] != 0; img_nz5 <= img_bytes[31:5] != 0;
+    end
     reg [27:0] pix_hi_0, img_hi_0;
     reg [4:0]  pix_lo_0, img_lo_0;
     reg        pix_hnz_0, img_hnz_0;
     reg [7:0]  pix_t_0, img_t_0;
     always @(posedge clk) begin
-        pix_hi_0 <= pix_bytes[31:4] - (pix_bytes[31:4] != 0); pix_lo_0 <= {pix_bytes[31:4] != 0, pix_bytes[3:0]};
-        img_hi_0 <= img_bytes[31:4] - (img_bytes[31:4] != 0); img_lo_0 <= {img_bytes[31:4] != 0, img_bytes[3:0]};
-        pix_hnz_0 <= pix_bytes[31:5] != 0; img_hnz_0 <= img_bytes[31:5] != 0;
-        pix_t_0 <= therm(pix_bytes); img_t_0 <= therm(img_bytes);
+        pix_hi_0 <= pix_q[31:4] - {27'd0, pix_nz4}; pix_lo_0 <= {pix_nz4, pix_q[3:0]};
+        img_hi_0 <= img_q[31:4] - {27'd0, img_nz4}; img_lo_0 <= {img_nz4, img_q[3:0]};
+        pix_hnz_0 <= pix_nz5; img_hnz_0 <= img_nz5;
+        for (k = 0; k < 8; k = k + 1) begin                  // therm(count): count > k
+            pix_t_0[k] <= pix_nz3 || pix_q[2:0] > k; img_t_0[k] <= img_nz3 || img_q[2:0] > k;
+        end
     end
 
     always @(posedge clk) begin

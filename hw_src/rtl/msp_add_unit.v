@@ -93,7 +93,10 @@ module msp_add_unit #(
     reg [3:0]  n1;
     reg [LB:0] lane1;
     reg [4:0]  inflight;                         // issued half beats not yet taken from out_*
-    wire room = inflight < CREDITS;
+    // room (inflight < CREDITS) is a register kept with inflight; the next count and room are
+    // picked by iss and pop after the arithmetic (out_ready comes from the packer's handshake, late)
+    reg  room;
+    localparam [4:0] CRED5 = CREDITS[4:0];
     wire iss = v1 && room;
     wire last_half = h1 || n1 <= 4'd4;
     assign to0 = iv && (!v1 || (room && last_half));
@@ -102,11 +105,15 @@ module msp_add_unit #(
     wire [LB+3:0] bsum = bbyte + ikb;            // < 2 * VW
 
     wire pop = out_valid && out_ready;
+    // the next count and room from registers and constants only: iss and pop pick (one LUT each)
+    (* keep *) wire [4:0] inf_up = inflight + 5'd1, inf_dn = inflight - 5'd1;
+    wire lt_m1 = inflight < CRED5 - 5'd1, lt_0 = inflight < CRED5, lt_p1 = inflight <= CRED5;
     always @(posedge clk) begin
         if (rst || start) begin
-            bword <= 0; bword1 <= 1; bbyte <= 0; v1 <= 1'b0; h1 <= 1'b0; inflight <= 0;
+            bword <= 0; bword1 <= 1; bbyte <= 0; v1 <= 1'b0; h1 <= 1'b0; inflight <= 0; room <= 1'b1;
         end else begin
-            inflight <= inflight + {4'd0, iss} - {4'd0, pop};
+            inflight <= (iss == pop) ? inflight : iss ? inf_up : inf_dn;
+            room <= (iss == pop) ? lt_0 : iss ? lt_m1 : lt_p1;
             if (iss && !last_half) h1 <= 1'b1;
             else if (!v1 || iss) begin
                 v1 <= to0; h1 <= 1'b0;

@@ -125,6 +125,9 @@ module msp_engine #(
     function [7:0] max_byte(input [7:0] t);      // the largest legal byte of an input type
         max_byte = (t == `MSP_ACT_U4) ? 8'd15 : (t == `MSP_ACT_U5) ? 8'd31 : 8'd255;
     endfunction
+    // registered from the descriptor (held from START on): the range checks' compares start at a register
+    reg  [7:0] max_in, max_b;
+    always @(posedge aclk) begin max_in <= max_byte(t_in); max_b <= max_byte(t_b); end
 
     // ---------------- layer control ----------------
     reg        run_start;                        // one cycle: the submodules latch the layer
@@ -135,7 +138,8 @@ module msp_engine #(
     reg        computing, acc_full, prm_done;
     reg  [RB-1:0] prm_row;
     reg        prm_bad;
-    reg        pc_v, pc_bad;                     // a row's check, a cycle after its beat
+    reg        pc_v;                             // a row's check, a cycle after its beat:
+    reg  [2:0] pc_bad;                           // its conditions apart (scheme, bias, shift), ORed next
     reg  [RB-1:0] pc_row;
     reg  [31:0] prm_bad_row;
     wire [2:0] npkts = weighted ? 3'd3 : (op == OP_ADD ? 3'd2 : 3'd1);
@@ -147,7 +151,8 @@ module msp_engine #(
     wire [63:0] rx_wr_data;
     wire [7:0]  rx_wr_keep;
     wire [3:0]  rx_wr_nbytes;
-    reg  [2:0]  fifo_n;
+    reg  [3:0]  fifo_t;                          // entries held, as a thermometer code (bit i: more than i;
+                                                 // a count's carry chain sat behind the consumers' pop)
     reg         rx_hold;
     wire        sink = state == S_FAIL;          // after an error every beat is accepted and dropped
     assign s_axis_tready = sink ? 1'b1 : rx_tready;
@@ -174,8 +179,8 @@ module msp_engine #(
     reg         h_prm, h_wl, h_act, h_add;       // its consumer
     wire        pop;
     wire        load = !hv || pop;
-    wire        from_fifo = load && fifo_n != 0;
-    wire        bypass = load && fifo_n == 0 && rx_wr_en;   // straight into the empty head
+    wire        from_fifo = load && fifo_t[0];
+    wire        bypass = load && !fifo_t[0] && rx_wr_en;   // straight into the empty head
     function [3:0] consumer(input [1:0] tag);    // {prm, wl, act, add}
         consumer = {weighted && tag == 2'd0, weighted && tag == 2'd1,
                     tag == (weighted ? 2'd2 : 2'd0), op == OP_ADD && tag == 2'd1};
@@ -208,7 +213,7 @@ module msp_engine #(
     wire [31:0]       actw_bad_index;
     msp_act_writer #(.VW(VW), .AW(AW)) actw (
         .clk(aclk), .rst(rst), .start(run_start), .pix_bytes(chans), .img_bytes(img_bytes),
-        .max_byte(max_byte(t_in)), .resume(img_resume),
+        .max_byte(max_in), .resume(img_resume),
         .in_valid(to_act), .in_data(h_data), .in_keep(h_keep), .in_nbytes(h_nbytes), .in_ready(actw_ready),
         .wr_en(actw_wr_en), .wr_addr(actw_addr), .wr_data(actw_data), .wr_be(actw_be),
         .img_done(img_done), .bad(actw_bad), .bad_index(actw_bad_index));
@@ -231,14 +236,15 @@ module msp_engine #(
 
     always @(posedge aclk) begin
         if (rst || run_start) begin
-            fifo_n <= 0; f_rd <= 0; f_wr <= 0; hv <= 1'b0; rx_hold <= 1'b0;
+            fifo_t <= 0; f_rd <= 0; f_wr <= 0; hv <= 1'b0; rx_hold <= 1'b0;
         end else begin
             if (rx_wr_en && !bypass) begin fifo[f_wr] <= f_in; f_wr <= f_wr + 1'b1; end
             if (from_fifo) f_rd <= f_rd + 1'b1;
-            fifo_n <= fifo_n + (rx_wr_en && !bypass) - from_fifo;
+            if ((rx_wr_en && !bypass) && !from_fifo) fifo_t <= {fifo_t[2:0], 1'b1};
+            else if (from_fifo && !(rx_wr_en && !bypass)) fifo_t <= {1'b0, fifo_t[3:1]};
             // registered, and counting no pop (a bound, from registers only): a beat the receiver
             // takes while it is low lands a cycle later, so at most three entries are ever held
-            rx_hold <= fifo_n + rx_wr_en >= 3'd2;
+            rx_hold <= fifo_t[1] || (fifo_t[0] && rx_wr_en);
             if (load) begin
                 hv <= from_fifo || bypass;
                 {h_nbytes, h_data, h_keep} <= from_fifo ? {f_out[77:74], f_out[63:0], f_out[71:64]}
@@ -420,13 +426,13 @@ module msp_engine #(
     wire signed [31:0] bias = h_data[`MSP_ROW_BIAS_LSB +: `MSP_ROW_BIAS_WIDTH];
     wire [7:0]  prm_scheme = h_data[`MSP_ROW_SCHEME_LSB +: `MSP_ROW_SCHEME_WIDTH];
     wire [7:0]  prm_shift = h_data[`MSP_ROW_SHIFT_LSB +: `MSP_ROW_SHIFT_WIDTH];
-    wire prm_bad_now = prm_scheme != want_scheme || bias > `MSP_BIAS_MAX || bias < -`MSP_BIAS_MAX
-                       || (!raw && prm_shift > `MSP_SHIFT_MAX);
+    wire [2:0] prm_bad_now = {prm_scheme != want_scheme, bias > `MSP_BIAS_MAX || bias < -`MSP_BIAS_MAX,
+                              !raw && prm_shift > `MSP_SHIFT_MAX};
     // input b of add: the same range check as the activation writer's
     wire        b_bad;
     wire [31:0] b_bad_index;
     msp_range_check b_check (.clk(aclk), .clear(rst || run_start), .take(to_add && img_done && add_ready),
-        .data(h_data), .keep(h_keep), .nbytes(h_nbytes), .max_byte(max_byte(t_b)), .bad(b_bad), .bad_index(b_bad_index));
+        .data(h_data), .keep(h_keep), .nbytes(h_nbytes), .max_byte(max_b), .bad(b_bad), .bad_index(b_bad_index));
     // BAD_DATA is raised once its packet has arrived at the right length (else STREAM_LENGTH wins)
     reg [3:0]  bad_pkt;
     reg [31:0] bad_info;
@@ -471,7 +477,7 @@ module msp_engine #(
                     end
                     pc_v <= to_prm; pc_bad <= prm_bad_now; pc_row <= prm_row;
                     if (to_prm) prm_row <= prm_row + 1'b1;
-                    if (pc_v && pc_bad && !prm_bad) begin prm_bad <= 1'b1; prm_bad_row <= pc_row; end
+                    if (pc_v && pc_bad != 0 && !prm_bad) begin prm_bad <= 1'b1; prm_bad_row <= pc_row; end
                     // compute each image once it is in the buffer (and the weights in the banks)
                     // (not in run_start's cycle: the blocks still show the last layer's state)
                     // (nor while a resume is on its way: img_done is the last image's until it lands)

@@ -73,16 +73,18 @@ module msp_layer_check #(
     // sums of descriptor fields get registers of their own, kept up to date every cycle (the
     // descriptor is held from start on, and the first of them is read a dozen cycles later): no
     // adder between the descriptor and a step's operands or a check's compare
+    wire [31:0] pix = lin ? k : {16'd0, c};
     reg  [16:0] span_h, span_w;
     // (k, a step's product, is settled long before step 12 reads k_half)
     reg  [31:0] slots_up, sp2_up, rows_sum;      // the dividends of steps 6 and 7 (rounding up)
     reg  [31:0] k_half, rows_4;                  // step 12's operands
+    reg  [31:0] pix_up;                          // step 6's groups, rounded up (k is step 3's)
     always @(posedge clk) begin
         span_h <= h + pt + pb; span_w <= w + pl + pr;
         slots_up <= n_f4 + n_f4[0] + 2 * n_f8 + DSP_ROWS - 1; sp2_up <= n_sp2 + LUT_ROWS - 1;
         rows_4 <= n_sp2 + n_f4; rows_sum <= n_sp2 + n_f4 + n_f8; k_half <= (k + 1) >> 1;
+        pix_up <= pix + VW - 1;
     end
-    wire [31:0] pix = lin ? k : {16'd0, c};
     wire [31:0] chan_out = weighted ? oc : c;
     reg  [31:0] ma, mb;
     always @* begin
@@ -132,7 +134,7 @@ module msp_layer_check #(
                     4: begin dnum <= span_h - kh; dden <= sh; end
                     5: begin dnum <= span_w - kw; dden <= sw; end
                     6: begin
-                        g <= (pix + VW - 1) >> VB;
+                        g <= pix_up >> VB;
                         dnum <= sp2_up; dden <= (LUT_ROWS == 0) ? 16'd1 : LUT_ROWS;
                     end
                     default: begin dnum <= slots_up; dden <= DSP_ROWS; end

@@ -75,10 +75,16 @@ module msp_output_stage #(
     localparam integer PW = $clog2(MAXP + 1);
     localparam integer SEG = CW + UW + RB + 1;     // a segment: {stride 2, count, first unit, first channel}
     localparam integer TE = 2 + 2 + 3 * SEG;       // a table entry: {segments, straddle 0-1, 1-2, seg2, seg1, seg0}
+    // and each segment's derived values (stored beside it, computed as the table is built):
+    // {u+1, u+2 (x2 with stride 2), c+1, c+2, n-1, n==1, n==2, n==3, n>=2, n>=3}
+    localparam integer DW = 2 * UW + 2 * RB + CW + 5;
+    localparam integer O_U1 = DW - UW, O_U2 = O_U1 - UW, O_C1 = O_U2 - RB, O_C2 = O_C1 - RB, O_NM1 = 5;
+    localparam integer D0 = UW + RB + 2;           // of the first segment only {u+1, c+1, n==2, n>=2}
+    localparam integer TT = TE + D0 + 2 * DW;      // the stored entry: {d2, d1, d0, entry}
     localparam [15:0] L16 = LUT_ROWS, D16 = DSP_ROWS, V16 = VW;
 
     reg [1:0]  mode_r;
-    reg [15:0] och, np_m1, s2, f4, f8_base, f8_end, mult_r;
+    reg [15:0] och, np_m1, s2, f4, f8_base, f8e, mult_r;     // f8e: the fixed-8 rows' end
     reg [5:0]  shift_r;
     reg        osig;
     reg [3:0]  obits;
@@ -86,7 +92,6 @@ module msp_output_stage #(
     reg  [15:0] np_r, f8_r;
     reg  [1:0]  init;                              // the two cycles after start
     reg         k16, k8, k4, k3;                   // och fits the ring 16, 8, 4, 3 times
-    wire [15:0] f8e = f8_base + 2 * f8_r;
 
     reg [63:0] prm [0:MAX_ROWS-1];
     always @(posedge clk) if (prm_we) prm[prm_row] <= prm_data;
@@ -97,22 +102,26 @@ module msp_output_stage #(
     function [RB-1:0] sg_c(input [SEG-1:0] sg); sg_c = sg[RB-1:0]; endfunction
     function [CW-1:0] sg_n(input [SEG-1:0] sg); sg_n = sg[RB+UW +: CW]; endfunction
     function          sg_st(input [SEG-1:0] sg); sg_st = sg[SEG-1]; endfunction
-    (* ram_style = "distributed" *) reg [TE-1:0] tab [0:(1 << PW)-1];   // LUT-RAM: read on the drain's load
+    (* ram_style = "distributed" *) reg [TT-1:0] tab [0:(1 << PW)-1];   // LUT-RAM: read on the drain's load
     reg          tb_run, tdone_p, tdone;          // building; built (and the first entry read)
     reg [PW-1:0] tb_p;                            // pass entering the build pipeline
     reg [3:0]    tb_v;                            // build stages valid
     reg [PW-1:0] tb_p1, tb_p2, tb_p3, tb_p4;
-    reg signed [16:0] d_a, d_b, d_lo, d_hi;       // s2 (pool: och) - lbase, f4 - dbase, f8_base - dbase, f8_end - dbase
+    reg signed [16:0] d_a, d_b, d_lo, d_hi;       // s2 (pool: och) - lbase, f4 - dbase, f8_base - dbase, f8e - dbase
+    // each clamp's compares, kept with its difference (updated with it, so T1 only picks):
+    // d > 0 and d >= the pass's step (LUT_ROWS, or VW pooling, for d_a; DSP_ROWS for d_b and d_hi)
+    reg               a_pos, a_ge, b_pos, b_ge, hi_pos, hi_ge;
+    wire signed [17:0] step_d = $signed({2'b0, D16});
     reg [15:0]   lb, db;                          // lbase, dbase of pass tb_p
     // T1: clamps
     reg [CW-1:0] t1_na, t1_nb;
     reg [15:0]   t1_ca, t1_cb, t1_off;
     reg [15:0]   t1_lo, t1_hi;
     always @(posedge clk) begin
-        t1_na <= (d_a <= 0) ? 0 : (d_a >= (pool ? $signed({1'b0, V16}) : $signed({1'b0, L16}))) ? (pool ? VW : LUT_ROWS) : d_a[CW-1:0];
-        t1_nb <= (pool || d_b <= 0) ? 0 : (d_b >= $signed({1'b0, D16})) ? DSP_ROWS : d_b[CW-1:0];
+        t1_na <= !a_pos ? 0 : a_ge ? (pool ? VW : LUT_ROWS) : d_a[CW-1:0];
+        t1_nb <= (pool || !b_pos) ? 0 : b_ge ? DSP_ROWS : d_b[CW-1:0];
         t1_lo <= (d_lo > 0) ? d_lo[15:0] : 16'd0;
-        t1_hi <= (pool || d_hi <= 0) ? 16'd0 : (d_hi >= $signed({1'b0, D16})) ? D16 : d_hi[15:0];
+        t1_hi <= (pool || !hi_pos) ? 16'd0 : hi_ge ? D16 : d_hi[15:0];
         t1_ca <= lb; t1_cb <= s2 + db;
         t1_off <= (d_lo > 0) ? 16'd0 : db - f8_base;          // max(f8_base, dbase) - f8_base
         tb_p1 <= tb_p;
@@ -145,9 +154,25 @@ module msp_output_stage #(
     function parity_last(input [SEG-1:0] sg);      // parity of the segment's last channel
         parity_last = sg[0] ^ sg[RB+UW] ^ 1'b1;     // first channel + count - 1
     endfunction
-    reg [TE-1:0] t4_e;
+    genvar j;
+    generate
+        for (j = 0; j < 3; j = j + 1) begin : segd
+            wire [SEG-1:0] sg = j == 0 ? t3_s0 : j == 1 ? t3_s1 : t3_s2;
+            wire [UW-1:0]  u1 = sg_u(sg) + (sg_st(sg) ? 2'd2 : 2'd1);
+            wire [RB-1:0]  c1 = sg_c(sg) + 1'b1;
+            wire           f2 = sg_n(sg) == 2, f2p = sg_n(sg) >= 2;
+            if (j > 0) begin : all                 // (the first segment's cursor needs only these)
+                wire [UW-1:0] u2 = sg_u(sg) + (sg_st(sg) ? 3'd4 : 3'd2);
+                wire [RB-1:0] c2 = sg_c(sg) + 2'd2;
+                wire [CW-1:0] nm1 = sg_n(sg) - 1'b1;
+                wire [DW-1:0] d = {u1, u2, c1, c2, nm1, sg_n(sg) == 1, f2, sg_n(sg) == 3, f2p, sg_n(sg) >= 3};
+            end
+        end
+    endgenerate
+    reg [TT-1:0] t4_e;
     always @(posedge clk) begin
-        t4_e <= {t3_n, parity_last(t3_s1) != t3_s2[0], parity_last(t3_s0) != t3_s1[0], t3_s2, t3_s1, t3_s0};
+        t4_e <= {segd[2].all.d, segd[1].all.d, segd[0].u1, segd[0].c1, segd[0].f2, segd[0].f2p,
+                 t3_n, parity_last(t3_s1) != t3_s2[0], parity_last(t3_s0) != t3_s1[0], t3_s2, t3_s1, t3_s0};
         tb_p4 <= tb_p3;
         if (tb_v[3]) tab[tb_p4] <= t4_e;
     end
@@ -172,17 +197,19 @@ module msp_output_stage #(
     reg            cst, cf2, cf2p, cempty;        // cf2: 2 items left, cf2p: 2 or more (else 1)
     reg [SEG-1:0]  q1, q2;
     reg            hq1, hq2, pok01, pok12;
-    // the next pass's entry, read a cycle ahead and decoded (loads are two cycles apart at least)
+    reg [DW-1:0]   q1d, q2d;                      // the queued segments' derived values
+    // the next pass's entry, read a cycle ahead (loads are two cycles apart at least), with its
+    // segments' derived values from the table: the cursor's next values are picks of registers
     reg [PW-1:0]   pass_nx;                       // the pass the next load takes
-    reg [TE-1:0]   te;
-    reg [UW-1:0]   te_u1;                         // its first segment: the unit and channel after the first
-    reg [RB-1:0]   te_c1;
-    reg            te_f2, te_f2p, te_empty, te_h1, te_h2;
+    reg [TT-1:0]   te;
+    reg            te_empty, te_h1, te_h2;
+    wire [DW-1:0]  te_d1 = te[TE+D0 +: DW], te_d2 = te[TE+D0+DW +: DW];
+    wire [UW-1:0]  te_u1;                         // its first segment: the unit and channel after the first
+    wire [RB-1:0]  te_c1;
+    wire           te_f2, te_f2p;
+    assign {te_u1, te_c1, te_f2, te_f2p} = te[TE +: D0];
     always @(posedge clk) begin
         te <= tab[pass_nx];
-        te_u1 <= sg_u(tab[pass_nx][SEG-1:0]) + (sg_st(tab[pass_nx][SEG-1:0]) ? 2'd2 : 2'd1);
-        te_c1 <= sg_c(tab[pass_nx][SEG-1:0]) + 1'b1;
-        te_f2 <= sg_n(tab[pass_nx][SEG-1:0]) == 2; te_f2p <= sg_n(tab[pass_nx][SEG-1:0]) >= 2;
         te_empty <= tab[pass_nx][TE-1:TE-2] == 0; te_h1 <= tab[pass_nx][TE-1:TE-2] >= 2; te_h2 <= tab[pass_nx][TE-1:TE-2] == 3;
     end
 
@@ -196,7 +223,7 @@ module msp_output_stage #(
     wire           lane1 = lane0 && (cf2p || straddle);
     wire [UW-1:0]  u1 = cf2p ? cu1 : sg_u(q1);
     wire [RB-1:0]  ch1 = cf2p ? cc1 : sg_c(q1);
-    wire           q1_one = sg_n(q1) == 1;
+    wire           q1_one = q1d[4];
     // the pass ends with this cycle's items
     wire           done = go && (cempty || (cf2p ? (cf2 && !hq1) : (straddle ? (q1_one && !hq2) : !hq1)));
     wire           fin_now = done && last_pass;  // a position's last items issue
@@ -280,17 +307,19 @@ module msp_output_stage #(
         end else begin
             init <= {init[0], 1'b0};
             if (init[0]) begin
-                f8_base <= f4 + f4[0]; och_p1 <= och + 16'd1; np_m1 <= np_r - 16'd1;
+                f8_base <= f4 + f4[0]; f8e <= f4 + f4[0] + 2 * f8_r; och_p1 <= och + 16'd1; np_m1 <= np_r - 16'd1;
                 s_last <= och <= 16'd2; srem <= och;
                 k16 <= och <= MAX_ROWS / 8; k8 <= och <= MAX_ROWS / 4; k4 <= och <= MAX_ROWS / 2;
                 k3 <= och <= 2 * MAX_ROWS / 3;
                 d_a <= $signed({1'b0, pool ? och : s2}); d_b <= $signed({1'b0, f4});
+                a_pos <= (pool ? och : s2) != 0; a_ge <= pool ? och >= V16 : s2 >= L16;
+                b_pos <= f4 != 0; b_ge <= f4 >= D16;
             end
             if (init[1]) begin                         // the table build's first pass
                 // positions the ring holds at once (och <= MAX_ROWS = half the ring)
                 nfree <= k16 ? 16'hFFFF : k8 ? 16'h00FF : k4 ? 16'h000F : k3 ? 16'h0007 : 16'h0003;
-                f8_end <= f8_base + 2 * f8_r;
                 d_lo <= $signed({1'b0, f8_base}); d_hi <= $signed({1'b0, f8e});
+                hi_pos <= f8e != 0; hi_ge <= f8e >= D16;
                 tb_run <= 1'b1; tb_p <= 0; lb <= 0; db <= 0;
             end
             // the pass table: one pass per cycle into the build pipeline
@@ -301,6 +330,10 @@ module msp_output_stage #(
                 lb <= lb + (pool ? V16 : L16); db <= db + D16;
                 d_a <= d_a - (pool ? $signed({1'b0, V16}) : $signed({1'b0, L16}));
                 d_b <= d_b - $signed({1'b0, D16}); d_lo <= d_lo - $signed({1'b0, D16}); d_hi <= d_hi - $signed({1'b0, D16});
+                a_pos <= pool ? d_a > $signed({1'b0, V16}) : d_a > $signed({1'b0, L16});
+                a_ge <= pool ? d_a >= $signed({1'b0, V16, 1'b0}) : d_a >= $signed({1'b0, L16, 1'b0});
+                b_pos <= d_b > step_d; b_ge <= d_b >= 2 * step_d;
+                hi_pos <= d_hi > step_d; hi_ge <= d_hi >= 2 * step_d;
             end
             if (tb_v[3] && !tb_v[2]) tdone_p <= 1'b1;  // the last entry is written
             tdone <= tdone_p;
@@ -313,7 +346,7 @@ module msp_output_stage #(
                 cu <= sg_u(te[SEG-1:0]); cc <= sg_c(te[SEG-1:0]); cst <= sg_st(te[SEG-1:0]);
                 cu1 <= te_u1; cc1 <= te_c1; crem <= sg_n(te[SEG-1:0]);
                 cf2 <= te_f2; cf2p <= te_f2p;
-                q1 <= te[SEG +: SEG]; q2 <= te[2*SEG +: SEG];
+                q1 <= te[SEG +: SEG]; q2 <= te[2*SEG +: SEG]; q1d <= te_d1; q2d <= te_d2;
                 pok01 <= te[3*SEG]; pok12 <= te[3*SEG+1];
                 cempty <= te_empty; hq1 <= te_h1; hq2 <= te_h2;
             end
@@ -324,20 +357,20 @@ module msp_output_stage #(
                     cc <= cc + 2'd2; cc1 <= cc1 + 2'd2; crem <= crem - 2'd2;
                     cf2 <= crem == 4; cf2p <= crem >= 4;
                 end else if (straddle && !cf2p && !q1_one) begin // the rest of q1, its first item issued
-                    cu <= sg_u(q1) + (sg_st(q1) ? 2'd2 : 2'd1); cu1 <= sg_u(q1) + (sg_st(q1) ? 3'd4 : 3'd2);
-                    cc <= sg_c(q1) + 1'b1; cc1 <= sg_c(q1) + 2'd2; cst <= sg_st(q1); crem <= sg_n(q1) - 1'b1;
-                    cf2 <= sg_n(q1) == 3; cf2p <= sg_n(q1) >= 3;
-                    q1 <= q2; hq1 <= hq2; hq2 <= 1'b0; pok01 <= pok12;
+                    cu <= q1d[O_U1 +: UW]; cu1 <= q1d[O_U2 +: UW];
+                    cc <= q1d[O_C1 +: RB]; cc1 <= q1d[O_C2 +: RB]; cst <= sg_st(q1); crem <= q1d[O_NM1 +: CW];
+                    cf2 <= q1d[2]; cf2p <= q1d[0];
+                    q1 <= q2; q1d <= q2d; hq1 <= hq2; hq2 <= 1'b0; pok01 <= pok12;
                 end else if (straddle && !cf2p) begin             // q1 (one item) issued: q2
-                    cu <= sg_u(q2); cu1 <= sg_u(q2) + (sg_st(q2) ? 2'd2 : 2'd1);
-                    cc <= sg_c(q2); cc1 <= sg_c(q2) + 1'b1; cst <= sg_st(q2); crem <= sg_n(q2);
-                    cf2 <= sg_n(q2) == 2; cf2p <= sg_n(q2) >= 2;
+                    cu <= sg_u(q2); cu1 <= q2d[O_U1 +: UW];
+                    cc <= sg_c(q2); cc1 <= q2d[O_C1 +: RB]; cst <= sg_st(q2); crem <= sg_n(q2);
+                    cf2 <= q2d[3]; cf2p <= q2d[1];
                     hq1 <= 1'b0; hq2 <= 1'b0;
                 end else begin                                   // this segment is done: q1
-                    cu <= sg_u(q1); cu1 <= sg_u(q1) + (sg_st(q1) ? 2'd2 : 2'd1);
-                    cc <= sg_c(q1); cc1 <= sg_c(q1) + 1'b1; cst <= sg_st(q1); crem <= sg_n(q1);
-                    cf2 <= sg_n(q1) == 2; cf2p <= sg_n(q1) >= 2;
-                    q1 <= q2; hq1 <= hq2; hq2 <= 1'b0; pok01 <= pok12;
+                    cu <= sg_u(q1); cu1 <= q1d[O_U1 +: UW];
+                    cc <= sg_c(q1); cc1 <= q1d[O_C1 +: RB]; cst <= sg_st(q1); crem <= sg_n(q1);
+                    cf2 <= q1d[3]; cf2p <= q1d[1];
+                    q1 <= q2; q1d <= q2d; hq1 <= hq2; hq2 <= 1'b0; pok01 <= pok12;
                 end
             end
             dv0 <= {dv0[PIPE-1:1], lane0}; dv1 <= {dv1[PIPE-1:1], lane1}; dfin <= {dfin[PIPE-1:1], fin_now};

@@ -50,12 +50,16 @@ module msp_stream_tx (
 
     wire        take = in_valid && in_ready;
     wire        give = c_valid && c_ready;
-    wire [4:0]  in_n  = take ? {1'b0, in_nbytes} : 5'd0;
     // A beat given is 8 bytes, or the packet's last bytes (nothing above them), so what is kept
     // is the buffer past 8 bytes; a producer's bytes are taken only while fill <= 8, so they go
     // to byte 0 when a beat leaves (fill was 8) and to byte `fill` otherwise: no shift by a
     // computed amount.
-    wire [4:0]  fill_g = give ? (fill[4] | fill[3] ? fill - 5'd8 : 5'd0) : fill;
+    // The next fill: both sums are formed from registers and the producer's byte count, and
+    // give / take only pick one after the adders (behind a choice, the count sat on the handshake's
+    // path). fill - 8 for fill 8..16 needs no adder.
+    wire [4:0]  fill_s = fill[4] ? 5'd8 : fill[3] ? {2'b00, fill[2:0]} : 5'd0;   // max(fill - 8, 0)
+    (* keep *) wire [4:0] fill_t = fill + {1'b0, in_nbytes}, fill_st = fill_s + {1'b0, in_nbytes};
+    wire [4:0]  fill_next = give ? (take ? fill_st : fill_s) : (take ? fill_t : fill);
     wire [127:0] kept = give ? buffer >> 64 : buffer;
     wire [127:0] inm  = {64'd0, in_data & ~(64'hFFFFFFFFFFFFFFFF << (8 * in_nbytes))};
     wire [127:0] incoming = !take ? 128'd0 : give ? inm : inm << (8 * fill);
@@ -74,7 +78,7 @@ module msp_stream_tx (
             if (total_bytes == 32'd0) done <= 1'b1;
         end else if (active) begin
             buffer <= kept | incoming;
-            fill   <= fill_g + in_n;
+            fill   <= fill_next;
             if (take) begin
                 qleft <= qleft - {28'd0, in_nbytes};
                 last_bytes <= qleft[31:4] == 28'd0 && qleft[3:0] == in_nbytes;

@@ -196,8 +196,9 @@ module msp_weight_loader #(
     // inputs): an AND-OR of six terms, two LUT levels after the carry chains
     (* keep *) wire sel_st = start, sel_n = !start && !take_word;
     (* keep *) wire [3:0] sel_w = {4{!start && take_word}} & (4'd1 << na_sel);
-    reg  [SL-1:0] slack_0;                       // start's: -need_0, from the held geometry
-    always @(posedge clk) slack_0 <= -{1'b0, need_0};
+    reg  [SW-1:0] need_0r;                       // start's: -need_0, from the held geometry in
+    reg  [SL-1:0] slack_0;                       // two stages (the engine holds it through its checks)
+    always @(posedge clk) begin need_0r <= need_0; slack_0 <= -{1'b0, need_0r}; end
     wire [SL-1:0] slack_d = ({SL{sel_st}} & slack_0) | ({SL{sel_n}} & s_none)
         | ({SL{sel_w[0]}} & s_w[0]) | ({SL{sel_w[1]}} & s_w[1]) | ({SL{sel_w[2]}} & s_w[2]) | ({SL{sel_w[3]}} & s_w[3]);
     always @(posedge clk) slack <= slack_d;    // (held while idle: no word, no beat)

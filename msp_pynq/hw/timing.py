@@ -568,9 +568,30 @@ def _bram(g: _Graph, cname: str, c: dict, ins: dict, outs: dict) -> None:
                 g.end(b, m.bram_setup.ns, 1, f"{mem} (BRAM {p}[{i}])", f"{mem} (BRAM)")
 
 
-def _lutram(g: _Graph, cname: str, c: dict, ins: dict, obits: list, srl: bool) -> None:
-    """LUT-RAM and SRL: clock-to-out starts, a combinational read from the address, write ends."""
+def lutram_read_ports(pin: str, outs: "list[str]") -> "list[str]":
+    """The output ports a LUT-RAM's address pin reads: each port of a RAM32M/RAM64M (and the
+    UltraScale+ eight-port ones) its own (ADDRA -> DOA; the write port, often ADDRH / ADDRD, reads
+    nothing where its output is unconnected), a dual-port RAMnnX1D's write address the SPO port and
+    DPRA the DPO port; otherwise every output.
+
+    >>> lutram_read_ports("ADDRD", ["DOA", "DOB", "DOC", "DOD"]), lutram_read_ports("DPRA2", ["SPO", "DPO"])
+    (['DOD'], ['DPO'])
+    >>> lutram_read_ports("ADDRH", ["DOA", "DOB"]), lutram_read_ports("A2", ["DPO"])
+    ([], [])
+    """
+    port = re.match(r"^ADDR([A-H])$", pin)
+    if port:                                    # (a port whose output is unused reads nothing)
+        return [o for o in outs if o == f"DO{port.group(1)}"]
+    if "DPO" in outs or "SPO" in outs:
+        return [o for o in outs if o == ("DPO" if pin.startswith("DPRA") else "SPO")]
+    return list(outs)
+
+
+def _lutram(g: _Graph, cname: str, c: dict, ins: dict, outs: dict, srl: bool) -> None:
+    """LUT-RAM and SRL: clock-to-out starts, a combinational read from the address (to the port
+    that address reads), write ends."""
     m = g.m
+    obits = [b for v in outs.values() for b in _bits(v)]
     label = g.namer.bit(obits[0], cname, c) if obits else g.namer.cell(cname, c)
     what = "SRL" if srl else "LUTRAM"
     for b in obits:
@@ -579,9 +600,10 @@ def _lutram(g: _Graph, cname: str, c: dict, ins: dict, obits: list, srl: bool) -
         if CLOCK_PINS.match(p):
             continue
         read = p.startswith("A") if srl else bool(LUTRAM_ADDR.match(p))
+        read_bits = [b for o in (list(outs) if srl else lutram_read_ports(p, list(outs))) for b in _bits(outs[o])]
         for b in _bits(v):
             if read:
-                for o in obits:
+                for o in read_bits:
                     g.arc(b, o, m.lutram_read.ns, luts=1)
             if not (srl and read):      # a LUT-RAM's address is also its write address
                 g.end(b, m.ff_setup.ns, 1, f"{label} ({what} {p})", f"{family_of(label)} ({what})")
@@ -687,9 +709,9 @@ def build_graph(mod: dict, model: DelayModel) -> _Graph:
         elif t in BRAM_TYPES:
             _bram(g, cname, c, ins, outs)
         elif t.startswith("RAM") and ("X1" in t or t.startswith(("RAM32M", "RAM64M"))):
-            _lutram(g, cname, c, ins, obits, srl=False)
+            _lutram(g, cname, c, ins, outs, srl=False)
         elif t in SRL_TYPES:
-            _lutram(g, cname, c, ins, obits, srl=True)
+            _lutram(g, cname, c, ins, outs, srl=True)
         else:
             _unknown(g, cname, c, ins, obits)
     return g

@@ -19,7 +19,7 @@ def expected_image(img: bytes, pix: int, vw: int) -> "dict[tuple[int, int], int]
 
 async def start(dut, pix: int, img: int, max_byte: int) -> None:
     dut.pix_bytes.value, dut.img_bytes.value, dut.max_byte.value = pix, img, max_byte
-    await RisingEdge(dut.clk)                   # the geometry is set a cycle before start
+    await ClockCycles(dut.clk, 2)               # the geometry is set two cycles before start
     dut.start.value = 1
     await RisingEdge(dut.clk)
     dut.start.value = 0
