@@ -110,7 +110,8 @@ module msp_output_stage #(
     reg signed [16:0] d_a, d_b, d_lo, d_hi;       // s2 (pool: och) - lbase, f4 - dbase, f8_base - dbase, f8e - dbase
     // each clamp's compares, kept with its difference (updated with it, so T1 only picks):
     // d > 0 and d >= the pass's step (LUT_ROWS, or VW pooling, for d_a; DSP_ROWS for d_b and d_hi)
-    reg               a_pos, a_ge, b_pos, b_ge, hi_pos, hi_ge;
+    reg               a_pos_p, a_ge_p, a_pos_c, a_ge_c, b_pos, b_ge, hi_pos, hi_ge;
+    wire              a_pos = pool ? a_pos_p : a_pos_c, a_ge = pool ? a_ge_p : a_ge_c;
     wire signed [17:0] step_d = $signed({2'b0, D16});
     reg [15:0]   lb, db;                          // lbase, dbase of pass tb_p
     // T1: clamps
@@ -125,6 +126,29 @@ module msp_output_stage #(
         t1_ca <= lb; t1_cb <= s2 + db;
         t1_off <= (d_lo > 0) ? 16'd0 : db - f8_base;          // max(f8_base, dbase) - f8_base
         tb_p1 <= tb_p;
+    end
+    // the clamps' flags follow their differences' updates (init[0], init[1], the build's passes);
+    // outside a build they are not read, so no reset or start gates them (one LUT level less)
+    // (d_a's flags in two sets, pooling's step VW and the SP2 rows' LUT_ROWS: compares with one
+    // constant each, the mode picks at T1)
+    // (each as the sign of a difference: one carry chain; the synthesis made compares with a
+    // constant into LUT trees three levels deep)
+    wire signed [17:0] och_s = {2'b0, och}, s2_s = {2'b0, s2}, da_s = d_a, db_s = d_b, dh_s = d_hi;
+    wire signed [17:0] x_och = och_s - $signed({2'b0, V16}), x_s2 = s2_s - $signed({2'b0, L16});
+    wire signed [17:0] x_a1p = da_s - $signed({2'b0, V16}) - 18'sd1, x_a2p = da_s - $signed({1'b0, V16, 1'b0});
+    wire signed [17:0] x_a1c = da_s - $signed({2'b0, L16}) - 18'sd1, x_a2c = da_s - $signed({1'b0, L16, 1'b0});
+    wire signed [17:0] x_b1 = db_s - step_d - 18'sd1, x_b2 = db_s - 2 * step_d;
+    wire signed [17:0] x_h1 = dh_s - step_d - 18'sd1, x_h2 = dh_s - 2 * step_d;
+    always @(posedge clk) begin
+        if (init[0]) begin
+            a_pos_p <= och != 0; a_ge_p <= !x_och[17]; a_pos_c <= s2 != 0; a_ge_c <= !x_s2[17];
+            b_pos <= f4 != 0; b_ge <= f4 >= D16;
+        end
+        if (init[1]) begin hi_pos <= f8e != 0; hi_ge <= f8e >= D16; end
+        if (tb_run) begin
+            a_pos_p <= !x_a1p[17]; a_ge_p <= !x_a2p[17]; a_pos_c <= !x_a1c[17]; a_ge_c <= !x_a2c[17];
+            b_pos <= !x_b1[17]; b_ge <= !x_b2[17]; hi_pos <= !x_h1[17]; hi_ge <= !x_h2[17];
+        end
     end
     // T2: the fixed-8 segment
     reg [CW-1:0] t2_na, t2_nb, t2_nc;
@@ -312,14 +336,11 @@ module msp_output_stage #(
                 k16 <= och <= MAX_ROWS / 8; k8 <= och <= MAX_ROWS / 4; k4 <= och <= MAX_ROWS / 2;
                 k3 <= och <= 2 * MAX_ROWS / 3;
                 d_a <= $signed({1'b0, pool ? och : s2}); d_b <= $signed({1'b0, f4});
-                a_pos <= (pool ? och : s2) != 0; a_ge <= pool ? och >= V16 : s2 >= L16;
-                b_pos <= f4 != 0; b_ge <= f4 >= D16;
             end
             if (init[1]) begin                         // the table build's first pass
                 // positions the ring holds at once (och <= MAX_ROWS = half the ring)
                 nfree <= k16 ? 16'hFFFF : k8 ? 16'h00FF : k4 ? 16'h000F : k3 ? 16'h0007 : 16'h0003;
                 d_lo <= $signed({1'b0, f8_base}); d_hi <= $signed({1'b0, f8e});
-                hi_pos <= f8e != 0; hi_ge <= f8e >= D16;
                 tb_run <= 1'b1; tb_p <= 0; lb <= 0; db <= 0;
             end
             // the pass table: one pass per cycle into the build pipeline
@@ -330,10 +351,6 @@ module msp_output_stage #(
                 lb <= lb + (pool ? V16 : L16); db <= db + D16;
                 d_a <= d_a - (pool ? $signed({1'b0, V16}) : $signed({1'b0, L16}));
                 d_b <= d_b - $signed({1'b0, D16}); d_lo <= d_lo - $signed({1'b0, D16}); d_hi <= d_hi - $signed({1'b0, D16});
-                a_pos <= pool ? d_a > $signed({1'b0, V16}) : d_a > $signed({1'b0, L16});
-                a_ge <= pool ? d_a >= $signed({1'b0, V16, 1'b0}) : d_a >= $signed({1'b0, L16, 1'b0});
-                b_pos <= d_b > step_d; b_ge <= d_b >= 2 * step_d;
-                hi_pos <= d_hi > step_d; hi_ge <= d_hi >= 2 * step_d;
             end
             if (tb_v[3] && !tb_v[2]) tdone_p <= 1'b1;  // the last entry is written
             tdone <= tdone_p;
