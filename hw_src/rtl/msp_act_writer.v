@@ -141,9 +141,7 @@ module msp_act_writer #(
         pix_hi_0 <= pix_q[31:4] - {27'd0, pix_nz4}; pix_lo_0 <= {pix_nz4, pix_q[3:0]};
         img_hi_0 <= img_q[31:4] - {27'd0, img_nz4}; img_lo_0 <= {img_nz4, img_q[3:0]};
         pix_hnz_0 <= pix_nz5; img_hnz_0 <= img_nz5;
-        for (k = 0; k < 8; k = k + 1) begin                  // therm(count): count > k
-            pix_t_0[k] <= pix_nz3 || pix_q[2:0] > k; img_t_0[k] <= img_nz3 || img_q[2:0] > k;
-        end
+        pix_t_0 <= {8{pix_nz3}} | therm({29'd0, pix_q[2:0]}); img_t_0 <= {8{img_nz3}} | therm({29'd0, img_q[2:0]});
     end
 
     always @(posedge clk) begin

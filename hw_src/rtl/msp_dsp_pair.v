@@ -33,7 +33,7 @@ module msp_dsp_pair #(
     localparam integer PAIR_LAT = PIPE != 0 ? ($clog2(NT) + 1) / 2 : 0;    // msp_adder_tree's over NT
     localparam integer LATENCY = PIPE != 0 ? 3 + TREE_LAT + 2 : 0;
     // terms: each lane pair's packed products summed (35 bits) and registered: the trees then take
-    // half the terms. (Vivado can put this add in the second DSP's post-adder, P = M + PCIN; Yosys
+    // half the terms. (The DSP48's ALU could take this add, P = M + PCIN, not checked with Vivado; Yosys
     // 0.23 leaves it and its register in the fabric, and the figures in docs/ count it there.)
     wire [35*NT-1:0] terms;
     genvar i;

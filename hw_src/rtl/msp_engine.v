@@ -181,6 +181,7 @@ module msp_engine #(
     wire        load = !hv || pop;
     wire        from_fifo = load && fifo_t[0];
     wire        bypass = load && !fifo_t[0] && rx_wr_en;   // straight into the empty head
+    wire        push = rx_wr_en && !bypass;                 // a beat into the FIFO's entries
     function [3:0] consumer(input [1:0] tag);    // {prm, wl, act, add}
         consumer = {weighted && tag == 2'd0, weighted && tag == 2'd1,
                     tag == (weighted ? 2'd2 : 2'd0), op == OP_ADD && tag == 2'd1};
@@ -238,10 +239,10 @@ module msp_engine #(
         if (rst || run_start) begin
             fifo_t <= 0; f_rd <= 0; f_wr <= 0; hv <= 1'b0; rx_hold <= 1'b0;
         end else begin
-            if (rx_wr_en && !bypass) begin fifo[f_wr] <= f_in; f_wr <= f_wr + 1'b1; end
+            if (push) begin fifo[f_wr] <= f_in; f_wr <= f_wr + 1'b1; end
             if (from_fifo) f_rd <= f_rd + 1'b1;
-            if ((rx_wr_en && !bypass) && !from_fifo) fifo_t <= {fifo_t[2:0], 1'b1};
-            else if (from_fifo && !(rx_wr_en && !bypass)) fifo_t <= {1'b0, fifo_t[3:1]};
+            if (push && !from_fifo) fifo_t <= {fifo_t[2:0], 1'b1};
+            else if (from_fifo && !push) fifo_t <= {1'b0, fifo_t[3:1]};
             // registered, and counting no pop (a bound, from registers only): a beat the receiver
             // takes while it is low lands a cycle later, so at most three entries are ever held
             rx_hold <= fifo_t[1] || (fifo_t[0] && rx_wr_en);

@@ -127,12 +127,11 @@ module msp_output_stage #(
         t1_off <= (d_lo > 0) ? 16'd0 : db - f8_base;          // max(f8_base, dbase) - f8_base
         tb_p1 <= tb_p;
     end
-    // the clamps' flags follow their differences' updates (init[0], init[1], the build's passes);
-    // outside a build they are not read, so no reset or start gates them (one LUT level less)
-    // (d_a's flags in two sets, pooling's step VW and the SP2 rows' LUT_ROWS: compares with one
-    // constant each, the mode picks at T1)
-    // (each as the sign of a difference: one carry chain; the synthesis made compares with a
-    // constant into LUT trees three levels deep)
+    // The clamps' flags follow their differences' updates (init[0], init[1], the build's passes);
+    // outside a build nothing reads them, so no reset or start gates them. Each is the sign of a
+    // difference (one carry chain: the synthesis made compares with a constant into LUT trees
+    // three levels deep), and d_a's come in two sets, one per step (VW pooling, LUT_ROWS else),
+    // so each compares with one constant and the mode picks at T1.
     wire signed [17:0] och_s = {2'b0, och}, s2_s = {2'b0, s2}, da_s = d_a, db_s = d_b, dh_s = d_hi;
     wire signed [17:0] x_och = och_s - $signed({2'b0, V16}), x_s2 = s2_s - $signed({2'b0, L16});
     wire signed [17:0] x_a1p = da_s - $signed({2'b0, V16}) - 18'sd1, x_a2p = da_s - $signed({1'b0, V16, 1'b0});

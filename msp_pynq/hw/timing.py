@@ -600,11 +600,11 @@ def _lutram(g: _Graph, cname: str, c: dict, ins: dict, outs: dict, srl: bool) ->
         if CLOCK_PINS.match(p):
             continue
         read = p.startswith("A") if srl else bool(LUTRAM_ADDR.match(p))
-        read_bits = [b for o in (list(outs) if srl else lutram_read_ports(p, list(outs))) for b in _bits(outs[o])]
+        ports = (list(outs) if srl else lutram_read_ports(p, list(outs))) if read else []
+        read_bits = [o for port in ports for o in _bits(outs[port])]
         for b in _bits(v):
-            if read:
-                for o in read_bits:
-                    g.arc(b, o, m.lutram_read.ns, luts=1)
+            for o in read_bits:
+                g.arc(b, o, m.lutram_read.ns, luts=1)
             if not (srl and read):      # a LUT-RAM's address is also its write address
                 g.end(b, m.ff_setup.ns, 1, f"{label} ({what} {p})", f"{family_of(label)} ({what})")
 
