@@ -67,7 +67,8 @@ module msp_act_writer #(
     endfunction
     reg  [7:0] t_word, t_pix, t_img;
     wire [7:0] tp = t_beat & t_word & t_pix & t_img;
-    wire [3:0] piece = {tp[7], tp[3] & !tp[7], (tp[1] & !tp[3]) | (tp[5] & !tp[7]),
+    // the piece's size mod 8 (the beat's byte offset advances by it; 8 bytes end the beat)
+    wire [2:0] piece = {tp[3] & !tp[7], (tp[1] & !tp[3]) | (tp[5] & !tp[7]),
                         (tp[0] & !tp[1]) | (tp[2] & !tp[3]) | (tp[4] & !tp[5]) | (tp[6] & !tp[7])};
     // a count ends with this piece when it is at most 8 and no other count is smaller
     function covers(input [7:0] t, input [7:0] others);
@@ -76,6 +77,31 @@ module msp_act_writer #(
     // a 3-bit sum as gates: an adder's carry chain after the piece missed the ZCU104's clock
     function [2:0] add3(input [2:0] a, input [2:0] b);
         add3 = {a[2] ^ b[2] ^ ((a[1] & b[1]) | ((a[1] ^ b[1]) & a[0] & b[0])), a[1] ^ b[1] ^ (a[0] & b[0]), a[0] ^ b[0]};
+    endfunction
+    // the word offset plus a constant as gates (as `minus`, below)
+    function [WB-1:0] plus(input [WB-1:0] v, input [WB-1:0] c);
+        reg b;
+        integer u;
+        begin
+            b = 1'b0;
+            for (u = 0; u < WB; u = u + 1) begin
+                plus[u] = v[u] ^ c[u] ^ b;
+                b = (v[u] && c[u]) || ((v[u] || c[u]) && b);
+            end
+        end
+    endfunction
+    // a 5-bit count minus a constant as gates: Yosys maps `-` to a carry chain, which after the
+    // candidates' LUTs missed the ZCU104's clock; as gates each bit is one LUT of the count
+    function [4:0] minus(input [4:0] v, input [4:0] c);
+        reg b;
+        integer u;
+        begin
+            b = 1'b0;
+            for (u = 0; u < 5; u = u + 1) begin
+                minus[u] = v[u] ^ c[u] ^ b;
+                b = (!v[u] && (c[u] || b)) || (c[u] && b);
+            end
+        end
     endfunction
     wire go       = have && !img_done;           // (img_done: the buffer holds an image)
     wire beat_end = go && covers(t_beat, t_pix & t_img & t_word);
@@ -86,15 +112,10 @@ module msp_act_writer #(
     always @* for (q = 0; q <= 8; q = q + 1)
         used[q] = go ? (q == 0 || tp[q - 1]) && (q == 8 || !tp[q]) : q == 0;
     // each code after this cycle's piece (when its count is not reloaded)
-    reg  [7:0] nt_beat, nt_word, nt_pix, nt_img;
+    reg  [7:0] nt_beat;
     always @* for (k = 0; k < 8; k = k + 1) begin
-        nt_beat[k] = 1'b0; nt_word[k] = 1'b0; nt_pix[k] = p_hnz; nt_img[k] = i_hnz;
-        for (q = 0; q <= 8; q = q + 1) if (used[q]) begin
-            if (k + q < 8) nt_beat[k] = nt_beat[k] | t_beat[k + q];
-            nt_word[k] = nt_word[k] | (k + q < VW && wo < VW - k - q);
-            nt_pix[k]  = nt_pix[k] | (p_lo > k + q);
-            nt_img[k]  = nt_img[k] | (i_lo > k + q);
-        end
+        nt_beat[k] = 1'b0;
+        for (q = 0; q <= 8; q = q + 1) if (used[q] && k + q < 8) nt_beat[k] = nt_beat[k] | t_beat[k + q];
     end
 
     wire [8*VW-1:0] shifted = {{(8*VW-64){1'b0}}, beat >> (8 * lo)} << (8 * wo);
@@ -107,18 +128,50 @@ module msp_act_writer #(
     // hi lends 16 to lo when lo < 16: lo stays >= 8 before every piece while hi > 0
     wire p_lend = p_hnz && !p_lo[4];
     wire i_lend = i_hnz && !i_lo[4];
-    wire [4:0] n = go ? {1'b0, piece} : 5'd0;
-    // the lo counts after this cycle's piece: one candidate per piece size (a register, a
-    // constant and the lend flag: a LUT a bit), chosen by `used`, so no adder follows the piece
-    reg [4:0] p_lo_n, i_lo_n, qv;
+    // The pixel and image counts after this cycle's piece: one candidate per piece size, from
+    // registers only (the count minus the size, or the next count where the size ends it), chosen
+    // by `used` in one AND-OR, so neither an adder nor the end tests follow the piece.
+    // Size q reloads the pixel's count when that count is q or the image's is (an image's end
+    // starts a new pixel too); q = 0 reloads only just after start, when the counts are 0.
+    reg [8:0] p_at, i_at;
+    always @* for (q = 0; q <= 8; q = q + 1) begin
+        p_at[q] = !p_hnz && p_lo == q;
+        i_at[q] = !i_hnz && i_lo == q;
+    end
+    wire [8:0] p_rl = p_at | (i_at & 9'h1FE), i_rl = i_at;
+    // the word offset and its code likewise: a size that ends the word, the pixel or the image
+    // starts a new word (q = 0 keeps the offset)
+    reg [8:0] w_rl;
+    reg [WB-1:0] wo_n;
+    reg [7:0] nt_word;
     always @* begin
-        p_lo_n = 5'd0; i_lo_n = 5'd0;
+        wo_n = {WB{1'b0}}; nt_word = 8'd0;
+        for (q = 0; q <= 8; q = q + 1) begin
+            w_rl[q] = q > 0 && ({1'b0, wo} == VW - q || p_at[q] || i_at[q]);
+            if (used[q]) begin
+                wo_n = wo_n | (w_rl[q] ? {WB{1'b0}} : plus(wo, q[WB-1:0]));
+                for (k = 0; k < 8; k = k + 1)
+                    nt_word[k] = nt_word[k] | w_rl[q] || (k + q < VW && wo < VW - k - q);
+            end
+        end
+    end
+    reg [4:0] p_lo_n, i_lo_n, qv;
+    reg [7:0] nt_pix, nt_img;
+    reg       p_load, i_load;                   // the count reloads (from pix_*, img_*)
+    always @* begin
+        p_lo_n = 5'd0; i_lo_n = 5'd0; nt_pix = 8'd0; nt_img = 8'd0; p_load = 1'b0; i_load = 1'b0;
         for (q = 0; q <= 8; q = q + 1) begin
             qv = q[4:0];
             if (used[q]) begin
+                p_load = p_load | p_rl[q];
+                i_load = i_load | i_rl[q];
                 // (+ 16 mod 32 flips bit 4: an XOR, not a second adder)
-                p_lo_n = p_lo_n | ((p_lo - qv) ^ {p_lend, 4'd0});
-                i_lo_n = i_lo_n | ((i_lo - qv) ^ {i_lend, 4'd0});
+                p_lo_n = p_lo_n | (p_rl[q] ? pix_lo : minus(p_lo, qv) ^ {p_lend, 4'd0});
+                i_lo_n = i_lo_n | (i_rl[q] ? img_lo : minus(i_lo, qv) ^ {i_lend, 4'd0});
+                for (k = 0; k < 8; k = k + 1) begin
+                    nt_pix[k] = nt_pix[k] | (p_rl[q] ? pix_t[k] : p_hnz || p_lo > k + q);
+                    nt_img[k] = nt_img[k] | (i_rl[q] ? img_t[k] : i_hnz || i_lo > k + q);
+                end
             end
         end
     end
@@ -159,29 +212,19 @@ module msp_act_writer #(
             if (resume) img_done <= 1'b0;
             if (go) begin
                 wr_en <= 1'b1; wr_addr <= waddr; wr_data <= shifted; wr_be <= be;
-                lo <= add3(lo, piece[2:0]);
+                lo <= add3(lo, piece);
             end
             t_beat <= nt_beat;
             // position
-            if (img_end) begin
-                img_done <= 1'b1; wo <= 0; waddr <= 0; t_word <= 8'hFF;
-            end else if (pix_end || word_end) begin
-                wo <= 0; waddr <= waddr + 1'b1; t_word <= 8'hFF;
-            end else begin
-                wo <= wo + n[WB-1:0]; t_word <= nt_word;
-            end
-            if (pix_end || img_end || p_lo == 0) begin           // (p_lo == 0: after start)
-                p_hi <= pix_hi; p_lo <= pix_lo; p_hnz <= pix_hnz; t_pix <= pix_t;
-            end else begin
-                p_lo <= p_lo_n; t_pix <= nt_pix;
-                if (p_lend) begin p_hi <= p_hi - 1'b1; p_hnz <= p_hi != 1; end
-            end
-            if (img_end || i_lo == 0) begin
-                i_hi <= img_hi; i_lo <= img_lo; i_hnz <= img_hnz; t_img <= img_t;
-            end else begin
-                i_lo <= i_lo_n; t_img <= nt_img;
-                if (i_lend) begin i_hi <= i_hi - 1'b1; i_hnz <= i_hi != 1; end
-            end
+            wo <= wo_n; t_word <= nt_word;
+            if (img_end) begin img_done <= 1'b1; waddr <= 0; end
+            else if (pix_end || word_end) waddr <= waddr + 1'b1;
+            p_lo <= p_lo_n; t_pix <= nt_pix;
+            if (p_load) begin p_hi <= pix_hi; p_hnz <= pix_hnz; end
+            else if (p_lend) begin p_hi <= p_hi - 1'b1; p_hnz <= p_hi != 1; end
+            i_lo <= i_lo_n; t_img <= nt_img;
+            if (i_load) begin i_hi <= img_hi; i_hnz <= img_hnz; end
+            else if (i_lend) begin i_hi <= i_hi - 1'b1; i_hnz <= i_hi != 1; end
             // beats (take is only while nxt is empty)
             if (!have || beat_end) begin
                 have <= n_have || take; n_have <= 1'b0;
